@@ -44,7 +44,10 @@ func TestNewRejectsBadUnits(t *testing.T) {
 		{"empty name", func(u []region.Unit) []region.Unit { u[3].Name = "  "; return u }, "empty name", nil},
 		{"duplicate", func(u []region.Unit) []region.Unit { return append(u, u[3]) }, "duplicate", nil},
 		{"missing parent", func(u []region.Unit) []region.Unit { u[4].Parent = "500199"; return u }, "not in the hierarchy", region.ErrUnknownCode},
-		{"parent not prefix", func(u []region.Unit) []region.Unit { u[5].Parent = "500107001002"; return append(u, region.Unit{Code: "500107001002", Name: "x", Parent: "500107001"}) }, "prefix", nil},
+		{"parent not prefix", func(u []region.Unit) []region.Unit {
+			u[5].Parent = "500107001002"
+			return append(u, region.Unit{Code: "500107001002", Name: "x", Parent: "500107001"})
+		}, "prefix", nil},
 		{"district under district", func(u []region.Unit) []region.Unit { u[3].Parent = "500107"; return u }, "cannot contain", nil},
 		{"district in another province", func(u []region.Unit) []region.Unit {
 			return append(u, region.Unit{Code: "510107", Name: "Chengdu", Parent: "500000"})
