@@ -31,15 +31,14 @@ type Hit[K comparable] struct {
 //
 // The zero value is an empty index ready to use.
 type Index[K comparable] struct {
-	tree  rtree.RTreeG[uint32] // holds slot numbers
-	slots []slot[K]
-	free  []uint32
-	at    map[K]uint32
+	tree rtree.RTreeG[entry[K]]
+	at   map[K]Point
 }
 
-type slot[K comparable] struct {
+// entry is what the R-tree's leaves hold: the key and the unit vector, so
+// that a query touches nothing outside the leaf it is reading.
+type entry[K comparable] struct {
 	key K
-	p   Point
 	v   vec3
 }
 
@@ -66,6 +65,8 @@ func metres(h float64) float64 {
 
 func corner(p Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }
 
+func pointOf(c [2]float64) Point { return Point{Lat: c[1], Lon: c[0]} }
+
 // Put places key at p, moving it if it is already indexed. An invalid p is
 // rejected with a *CoordinateError and the index is unchanged.
 func (x *Index[K]) Put(key K, p Point) error {
@@ -73,53 +74,34 @@ func (x *Index[K]) Put(key K, p Point) error {
 		return err
 	}
 	if x.at == nil {
-		x.at = make(map[K]uint32)
+		x.at = make(map[K]Point)
 	}
-	if i, ok := x.at[key]; ok {
-		old := x.slots[i].p
+	if old, ok := x.at[key]; ok {
 		if old == p {
 			return nil
 		}
-		x.tree.Delete(corner(old), corner(old), i)
-		x.slots[i].p, x.slots[i].v = p, unitVector(p)
-		x.tree.Insert(corner(p), corner(p), i)
-		return nil
+		x.tree.Delete(corner(old), corner(old), entry[K]{key, unitVector(old)})
 	}
-	var i uint32
-	if n := len(x.free); n > 0 {
-		i, x.free = x.free[n-1], x.free[:n-1]
-		x.slots[i] = slot[K]{key, p, unitVector(p)}
-	} else {
-		i = uint32(len(x.slots))
-		x.slots = append(x.slots, slot[K]{key, p, unitVector(p)})
-	}
-	x.at[key] = i
-	x.tree.Insert(corner(p), corner(p), i)
+	x.tree.Insert(corner(p), corner(p), entry[K]{key, unitVector(p)})
+	x.at[key] = p
 	return nil
 }
 
 // Remove deletes key and reports whether it was present.
 func (x *Index[K]) Remove(key K) bool {
-	i, ok := x.at[key]
+	p, ok := x.at[key]
 	if !ok {
 		return false
 	}
-	p := x.slots[i].p
-	x.tree.Delete(corner(p), corner(p), i)
+	x.tree.Delete(corner(p), corner(p), entry[K]{key, unitVector(p)})
 	delete(x.at, key)
-	var zero slot[K]
-	x.slots[i] = zero
-	x.free = append(x.free, i)
 	return true
 }
 
 // Get returns where key is.
 func (x *Index[K]) Get(key K) (Point, bool) {
-	i, ok := x.at[key]
-	if !ok {
-		return Point{}, false
-	}
-	return x.slots[i].p, true
+	p, ok := x.at[key]
+	return p, ok
 }
 
 // Len returns the number of indexed keys.
@@ -132,10 +114,9 @@ func (x *Index[K]) WithinFunc(center Point, meters float64, fn func(Hit[K]) bool
 	limit := math.Pow(math.Sin(math.Min(meters/EarthRadius, math.Pi)/2), 2)
 	cv := unitVector(center)
 	x.tree.Search([2]float64{b.MinLon, b.MinLat}, [2]float64{b.MaxLon, b.MaxLat},
-		func(_, _ [2]float64, i uint32) bool {
-			s := &x.slots[i]
-			if h := halfChord2(cv, s.v); h <= limit {
-				return fn(Hit[K]{Key: s.key, Point: s.p, Distance: metres(h)})
+		func(min, _ [2]float64, e entry[K]) bool {
+			if h := halfChord2(cv, e.v); h <= limit {
+				return fn(Hit[K]{Key: e.key, Point: pointOf(min), Distance: metres(h)})
 			}
 			return true
 		})
@@ -160,15 +141,14 @@ func (x *Index[K]) NearestFunc(center Point, fn func(Hit[K]) bool) {
 	cv := unitVector(center)
 	q := boxQuery{lat: radians(center.Lat), lon: center.Lon, cosLat: math.Cos(radians(center.Lat))}
 	x.tree.Nearby(
-		func(min, max [2]float64, i uint32, item bool) float64 {
+		func(min, max [2]float64, e entry[K], item bool) float64 {
 			if item {
-				return halfChord2(cv, x.slots[i].v)
+				return halfChord2(cv, e.v)
 			}
 			return q.lowerBound(min, max)
 		},
-		func(_, _ [2]float64, i uint32, h float64) bool {
-			s := &x.slots[i]
-			return fn(Hit[K]{Key: s.key, Point: s.p, Distance: metres(h)})
+		func(min, _ [2]float64, e entry[K], h float64) bool {
+			return fn(Hit[K]{Key: e.key, Point: pointOf(min), Distance: metres(h)})
 		})
 }
 
