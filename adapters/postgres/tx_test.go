@@ -1,0 +1,302 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/govkit/govkit/adapters/postgres"
+	"github.com/govkit/govkit/adapters/postgres/pgtest"
+)
+
+// newCounterDB returns a test DB with table counter holding rows (1, 0)
+// and (2, 0).
+func newCounterDB(t *testing.T) *postgres.DB {
+	t.Helper()
+	db := pgtest.New(t)
+	_, err := db.Pool().Exec(testCtx(t), `
+		CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL);
+		INSERT INTO counter VALUES (1, 0), (2, 0);`)
+	require.NoError(t, err)
+	return db
+}
+
+func TestInTxCommits(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	ctx := testCtx(t)
+	var stats postgres.TxStats
+	err := db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE counter SET n = 42 WHERE id = 1")
+		return err
+	}, postgres.WithTxStats(&stats))
+	require.NoError(t, err)
+	assert.Equal(t, 1, stats.Attempts)
+	assert.Equal(t, 42, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"))
+}
+
+func TestInTxRollsBackAndReturnsErrorUnchanged(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	ctx := testCtx(t)
+	sentinel := errors.New("business rule violated")
+	var stats postgres.TxStats
+	retried := false
+	err := db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE counter SET n = 42 WHERE id = 1"); err != nil {
+			return err
+		}
+		return fmt.Errorf("check: %w", sentinel)
+	}, postgres.WithTxStats(&stats), postgres.OnRetry(func(int, error) { retried = true }))
+	require.ErrorIs(t, err, sentinel)
+	assert.Equal(t, "check: business rule violated", err.Error(), "returned as is")
+	assert.Equal(t, 1, stats.Attempts, "not retried")
+	assert.False(t, retried)
+	assert.Equal(t, 0, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "rolled back")
+	assert.Zero(t, db.Pool().Stat().AcquiredConns(), "connection released")
+}
+
+func TestInTxDoesNotRetryOtherDatabaseErrors(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	var stats postgres.TxStats
+	err := db.InTx(testCtx(t), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO counter VALUES (1, 0)")
+		return err
+	}, postgres.WithTxStats(&stats))
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "23505", pgErr.Code, "unique_violation")
+	assert.Equal(t, 1, stats.Attempts)
+}
+
+func TestInTxIsolationOptions(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := testCtx(t)
+	show := func(setting string, opts ...postgres.TxOption) string {
+		var v string
+		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			return tx.QueryRow(ctx, "SHOW "+setting).Scan(&v)
+		}, opts...))
+		return v
+	}
+	assert.Equal(t, "read committed", show("transaction_isolation"), "default")
+	assert.Equal(t, "serializable", show("transaction_isolation", postgres.Serializable()))
+	assert.Equal(t, "repeatable read", show("transaction_isolation", postgres.WithIsolation(pgx.RepeatableRead)))
+	assert.Equal(t, "on", show("transaction_read_only", postgres.ReadOnly()))
+	assert.Equal(t, "off", show("transaction_read_only"))
+}
+
+// TestInTxRetriesSerializationFailure runs two serializable read-modify-write
+// transactions that both read the counter before either writes: PostgreSQL
+// aborts one with SQLSTATE 40001, InTx reruns it, and no increment is lost.
+func TestInTxRetriesSerializationFailure(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	ctx := testCtx(t)
+
+	bothRead := newBarrier(2)
+	var retries atomic.Int32
+	var retryCodes sync.Map
+	increment := func(ctx context.Context, tx pgx.Tx, attempt *int) error {
+		*attempt++
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&n); err != nil {
+			return err
+		}
+		if *attempt == 1 {
+			// Both first attempts have read before either writes.
+			bothRead()
+		}
+		_, err := tx.Exec(ctx, "UPDATE counter SET n = $1 WHERE id = 1", n+1)
+		return err
+	}
+
+	var wg sync.WaitGroup
+	stats := make([]postgres.TxStats, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			attempt := 0
+			errs[i] = db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+				return increment(ctx, tx, &attempt)
+			}, postgres.Serializable(), postgres.WithTxStats(&stats[i]),
+				postgres.OnRetry(func(_ int, err error) {
+					retries.Add(1)
+					var pgErr *pgconn.PgError
+					if errors.As(err, &pgErr) {
+						retryCodes.Store(pgErr.Code, true)
+					}
+				}))
+		})
+	}
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	assert.Equal(t, 2, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "no lost update")
+	assert.Greater(t, stats[0].Attempts+stats[1].Attempts, 2, "at least one retry")
+	assert.Positive(t, retries.Load())
+	_, saw40001 := retryCodes.Load("40001")
+	assert.True(t, saw40001, "retried because of a serialization failure")
+}
+
+// TestInTxRetriesDeadlock locks two rows in opposite orders under the
+// default isolation level: PostgreSQL breaks the deadlock (40P01, after
+// deadlock_timeout, 1s by default) and InTx reruns the victim.
+func TestInTxRetriesDeadlock(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	ctx := testCtx(t)
+
+	bothLocked := newBarrier(2)
+	var sawDeadlock atomic.Bool
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, order := range [][2]int{{1, 2}, {2, 1}} {
+		wg.Go(func() {
+			attempt := 0
+			errs[i] = db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+				attempt++
+				for j, id := range order {
+					if _, err := tx.Exec(ctx, "UPDATE counter SET n = n + 1 WHERE id = $1", id); err != nil {
+						return err
+					}
+					if j == 0 && attempt == 1 {
+						bothLocked()
+					}
+				}
+				return nil
+			}, postgres.OnRetry(func(_ int, err error) {
+				var pgErr *pgconn.PgError
+				if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+					sawDeadlock.Store(true)
+				}
+			}))
+		})
+	}
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	assert.True(t, sawDeadlock.Load())
+	assert.Equal(t, 2, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"))
+	assert.Equal(t, 2, queryInt(t, db, "SELECT n FROM counter WHERE id = 2"))
+}
+
+func TestInTxGivesUpAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	var stats postgres.TxStats
+	var onRetry []int
+	serializationFailure := &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+	calls := 0
+	err := db.InTx(testCtx(t), func(ctx context.Context, tx pgx.Tx) error {
+		calls++
+		return fmt.Errorf("wrapped: %w", serializationFailure)
+	}, postgres.WithMaxAttempts(3), postgres.WithRetryBackoff(time.Millisecond, 2*time.Millisecond),
+		postgres.WithTxStats(&stats), postgres.OnRetry(func(attempt int, _ error) { onRetry = append(onRetry, attempt) }))
+	require.ErrorIs(t, err, postgres.ErrRetriesExhausted)
+	require.ErrorIs(t, err, serializationFailure)
+	var re *postgres.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, 3, re.Attempts)
+	assert.Equal(t, 3, calls)
+	assert.Equal(t, 3, stats.Attempts)
+	assert.Equal(t, []int{1, 2}, onRetry)
+
+	calls = 0
+	err = db.InTx(testCtx(t), func(context.Context, pgx.Tx) error {
+		calls++
+		return serializationFailure
+	}, postgres.WithMaxAttempts(0))
+	require.ErrorIs(t, err, postgres.ErrRetriesExhausted)
+	assert.Equal(t, 1, calls, "WithMaxAttempts(0) means a single attempt")
+}
+
+func TestInTxPanicRollsBackAndRepanics(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	ctx := testCtx(t)
+	assert.PanicsWithValue(t, "boom", func() {
+		_ = db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "UPDATE counter SET n = 42 WHERE id = 1"); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	})
+	assert.Equal(t, 0, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "rolled back")
+	assert.Zero(t, db.Pool().Stat().AcquiredConns(), "connection released")
+}
+
+func TestInTxContextCancelled(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+
+	t.Run("before start", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(testCtx(t))
+		cancel()
+		called := false
+		err := db.InTx(ctx, func(context.Context, pgx.Tx) error { called = true; return nil })
+		require.ErrorIs(t, err, context.Canceled)
+		assert.False(t, called)
+	})
+
+	t.Run("during backoff", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(testCtx(t))
+		defer cancel()
+		var stats postgres.TxStats
+		start := time.Now()
+		err := db.InTx(ctx, func(context.Context, pgx.Tx) error {
+			return &pgconn.PgError{Code: "40001"}
+		}, postgres.WithRetryBackoff(time.Hour, time.Hour), postgres.WithTxStats(&stats),
+			postgres.OnRetry(func(int, error) { cancel() }))
+		require.ErrorIs(t, err, context.Canceled)
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, err, &pgErr, "last attempt's error is kept")
+		assert.Equal(t, 1, stats.Attempts)
+		assert.Less(t, time.Since(start), 10*time.Second, "did not sleep through the backoff")
+	})
+
+	t.Run("during a query", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
+		defer cancel()
+		var stats postgres.TxStats
+		err := db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "UPDATE counter SET n = 42 WHERE id = 1"); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "SELECT pg_sleep(30)")
+			return err
+		}, postgres.WithTxStats(&stats))
+		require.Error(t, err)
+		assert.Equal(t, 1, stats.Attempts)
+		assert.Equal(t, 0, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "rolled back")
+	})
+}
+
+func TestInTxCommitFailureIsReported(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	// A deferred constraint fails at COMMIT: InTx must report it, wrapped.
+	_, err := db.Pool().Exec(testCtx(t), `CREATE TABLE uniq (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)`)
+	require.NoError(t, err)
+	err = db.InTx(testCtx(t), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO uniq VALUES (1), (1)")
+		return err
+	})
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "23505", pgErr.Code)
+	assert.Contains(t, err.Error(), "commit")
+	assert.Equal(t, 0, queryInt(t, db, "SELECT count(*) FROM uniq"))
+}
