@@ -26,9 +26,11 @@
 // # GeoJSON
 //
 // MarshalGeometry, UnmarshalGeometry, Feature and FeatureCollection read and
-// write RFC 7946 GeoJSON (positions in longitude, latitude order). Decoding is
-// strict and bounded; every problem is a *GeoJSONError naming the path of the
-// offending member.
+// write RFC 7946 GeoJSON (positions in longitude, latitude order; rings written
+// by the right-hand rule). Decoding is strict and bounded (DecodeOptions);
+// every decoding problem is a *GeoJSONError naming the path of the offending
+// member. Encoding validates first and reports a *GeometryError or
+// *CoordinateError for a shape that cannot be written.
 //
 // # Spatial index
 //

@@ -25,8 +25,12 @@ func NewPolygon(outer Ring, holes ...Ring) (Polygon, error) {
 	rings := append([]Ring{outer}, holes...)
 	p := make(Polygon, len(rings))
 	for i, r := range rings {
-		closed, err := closeRing(r)
-		if err != nil {
+		closed := make(Ring, len(r), len(r)+1)
+		copy(closed, r)
+		if len(closed) > 0 && closed[0] != closed[len(closed)-1] {
+			closed = append(closed, closed[0])
+		}
+		if err := checkRing(closed); err != nil {
 			err.Path = fmt.Sprintf("ring[%d]%s", i, err.Path)
 			return nil, err
 		}
@@ -35,33 +39,45 @@ func NewPolygon(outer Ring, holes ...Ring) (Polygon, error) {
 	return p, nil
 }
 
-// closeRing validates r and returns a closed copy.
-func closeRing(r Ring) (Ring, *GeometryError) {
+// checkRing validates r's positions, then its shape.
+func checkRing(r Ring) *GeometryError {
 	for i, pt := range r {
 		if err := pt.Validate(); err != nil {
-			return nil, &GeometryError{Path: fmt.Sprintf(".point[%d]", i), Reason: "bad position", Err: err}
+			return &GeometryError{Path: fmt.Sprintf(".point[%d]", i), Reason: "bad position", Err: err}
 		}
 	}
-	out := make(Ring, len(r), len(r)+1)
-	copy(out, r)
-	if len(out) > 0 && out[0] != out[len(out)-1] {
-		out = append(out, out[0])
+	if reason := ringProblem(r); reason != "" {
+		return &GeometryError{Reason: reason}
 	}
-	if len(out) < 4 {
-		return nil, &GeometryError{Reason: fmt.Sprintf("ring has %d positions, needs at least 4 including the closing one", len(out))}
-	}
-	distinct := map[Point]struct{}{}
-	for _, pt := range out {
-		distinct[pt] = struct{}{}
-	}
-	if len(distinct) < 3 {
-		return nil, &GeometryError{Reason: "ring has fewer than 3 distinct positions"}
-	}
-	return out, nil
+	return nil
 }
 
-// Validate checks every polygon of m as NewPolygon would, without closing
-// rings: GeoJSON input must already be closed.
+// ringProblem describes why r is not a valid closed ring, or returns "". It
+// allocates nothing, so that validating large boundaries stays cheap.
+func ringProblem(r Ring) string {
+	if len(r) < 4 {
+		return fmt.Sprintf("ring has %d positions, needs at least 4 including the closing one", len(r))
+	}
+	if r[0] != r[len(r)-1] {
+		return "ring is not closed: its first and last positions differ"
+	}
+	// At least three distinct positions: find two that differ from r[0]
+	// and from each other.
+	var second Point
+	found := false
+	for _, p := range r[1:] {
+		switch {
+		case p == r[0]:
+		case !found:
+			second, found = p, true
+		case p != second:
+			return ""
+		}
+	}
+	return "ring has fewer than 3 distinct positions"
+}
+
+// Validate checks every polygon of m as Polygon.Validate does.
 func (m MultiPolygon) Validate() error {
 	if len(m) == 0 {
 		return &GeometryError{Reason: "multipolygon has no polygons"}
@@ -69,7 +85,11 @@ func (m MultiPolygon) Validate() error {
 	for i, p := range m {
 		if err := p.Validate(); err != nil {
 			if ge, ok := err.(*GeometryError); ok {
-				ge.Path = fmt.Sprintf("polygon[%d].%s", i, ge.Path)
+				if ge.Path == "" {
+					ge.Path = fmt.Sprintf("polygon[%d]", i)
+				} else {
+					ge.Path = fmt.Sprintf("polygon[%d].%s", i, ge.Path)
+				}
 			}
 			return err
 		}
@@ -77,17 +97,15 @@ func (m MultiPolygon) Validate() error {
 	return nil
 }
 
-// Validate checks that p has at least one ring and that every ring is closed,
-// has valid positions and at least three distinct ones.
+// Validate checks that p has at least one ring and that every ring is closed
+// (GeoJSON input must already be), has valid positions and at least three
+// distinct ones.
 func (p Polygon) Validate() error {
 	if len(p) == 0 {
 		return &GeometryError{Reason: "polygon has no rings"}
 	}
 	for i, r := range p {
-		if len(r) > 0 && r[0] != r[len(r)-1] {
-			return &GeometryError{Path: fmt.Sprintf("ring[%d]", i), Reason: "ring is not closed"}
-		}
-		if _, err := closeRing(r); err != nil {
+		if err := checkRing(r); err != nil {
 			err.Path = fmt.Sprintf("ring[%d]%s", i, err.Path)
 			return err
 		}
