@@ -18,7 +18,7 @@ const module = "github.com/govkit/govkit"
 var domains = []string{"incident", "dispatch", "sensor", "risk", "permit", "codes"}
 
 // vocabulary is what every domain may use; it must not reach upwards.
-var vocabulary = []string{"geo", "region", "clock", "calendar", "bus", "access"}
+var vocabulary = []string{"geo", "region", "clock", "calendar", "bus", "access", "pii", "audit"}
 
 // thirdParty lists the module paths the core module may import (ARCHITECTURE.md
 // justifies each beyond the design card's).
