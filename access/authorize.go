@@ -47,6 +47,7 @@ var reasonNames = [...]string{
 	AllowAllGranted: "allow-all authorizer", AuditFailed: "the decision could not be audited",
 }
 
+// String returns the reason name.
 func (r Reason) String() string {
 	if r < Granted || r > AuditFailed {
 		return fmt.Sprintf("Reason(%d)", int8(r))
@@ -101,6 +102,7 @@ func (d Decision) Err() error {
 // the context had no actor.
 type DeniedError struct{ Decision Decision }
 
+// Error describes the problem.
 func (e *DeniedError) Error() string { return "access: " + e.Decision.Explain() }
 
 // Unwrap lets errors.Is match ErrDenied (and ErrNoActor).

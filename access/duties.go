@@ -35,6 +35,7 @@ type SeparationError struct {
 	ActorID string
 }
 
+// Error describes the problem.
 func (e *SeparationError) Error() string {
 	return fmt.Sprintf("access: %s may not %s: they already did %q on this matter (%s)",
 		e.ActorID, e.Rule.Second, e.Rule.First, e.Rule.Name)

@@ -23,6 +23,7 @@ type PolicyError struct {
 	Err    error // an underlying JSON error, if any
 }
 
+// Error describes the problem.
 func (e *PolicyError) Error() string {
 	msg := "access: invalid policy"
 	if e.Path != "" {
@@ -60,6 +61,7 @@ type Grant struct {
 	OwnOnly bool `json:"own_only,omitempty"`
 }
 
+// String describes the grant, such as "read incident (own only)".
 func (g Grant) String() string {
 	s := g.Action + " " + g.Resource
 	if g.SameDepartment {

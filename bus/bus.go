@@ -32,6 +32,7 @@ type SubjectError struct {
 	Err     error // ErrInvalidSubject or ErrInvalidGroup
 }
 
+// Error describes the problem.
 func (e *SubjectError) Error() string {
 	return fmt.Sprintf("%v %q: %s", e.Err, e.Subject, e.Reason)
 }

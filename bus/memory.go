@@ -29,6 +29,7 @@ const (
 	DropOldest
 )
 
+// String returns the overload name.
 func (o Overload) String() string {
 	switch o {
 	case Block:

@@ -22,6 +22,7 @@ type CoordinateError struct {
 	Reason   string
 }
 
+// Error describes the problem.
 func (e *CoordinateError) Error() string {
 	return fmt.Sprintf("geo: invalid coordinate (lat %v, lon %v): %s", e.Lat, e.Lon, e.Reason)
 }
@@ -37,6 +38,7 @@ type GeometryError struct {
 	Err    error // an underlying *CoordinateError, if any
 }
 
+// Error describes the problem.
 func (e *GeometryError) Error() string {
 	msg := "geo: invalid geometry"
 	if e.Path != "" {

@@ -15,6 +15,7 @@ type CodeError struct {
 	Reason string
 }
 
+// Error describes the problem.
 func (e *CodeError) Error() string {
 	return fmt.Sprintf("region: invalid code %q: %s", e.Code, e.Reason)
 }
@@ -115,6 +116,11 @@ func (c Code) Level() Level {
 	}
 	return 0
 }
+
+// Prefix returns the digits every code inside c starts with: the whole code
+// for districts and below, "5001" for the city-level 500100 and "50" for the
+// province-level 500000. Stores use it for subtree queries (LIKE '5001%').
+func (c Code) Prefix() string { return c.significant() }
 
 // significant returns the prefix that every code inside c starts with.
 func (c Code) significant() string {

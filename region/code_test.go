@@ -72,6 +72,13 @@ func TestWithin(t *testing.T) {
 	}
 }
 
+func TestPrefix(t *testing.T) {
+	assert.Equal(t, "50", Code("500000").Prefix())
+	assert.Equal(t, "5001", Code("500100").Prefix())
+	assert.Equal(t, "500107", Code("500107").Prefix())
+	assert.Equal(t, "500107001", Code("500107001").Prefix())
+}
+
 func TestLevelNames(t *testing.T) {
 	for l := City; l <= Grid; l++ {
 		got, err := ParseLevel(l.String())

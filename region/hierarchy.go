@@ -28,6 +28,7 @@ type UnitError struct {
 	Err    error // the underlying code or geometry error, if any
 }
 
+// Error describes the problem.
 func (e *UnitError) Error() string {
 	msg := fmt.Sprintf("region: invalid unit %q: %s", e.Code, e.Reason)
 	if e.Err != nil {
