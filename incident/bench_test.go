@@ -1,0 +1,143 @@
+package incident_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/govkit/govkit/access"
+	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/geo"
+	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/region/regiontest"
+)
+
+// bigCatalogue makes n categories in the shape of the national standard:
+// every fifth asks a required number, every seventh a list.
+func bigCatalogue(tb testing.TB, n int) *incident.Catalogue {
+	cats := make([]incident.Category, n)
+	for i := range cats {
+		c := incident.Category{
+			Code: fmt.Sprintf("%02d%02d%04d", i%20, i%97, i), Name: "Category " + strconv.Itoa(i),
+			Kind: incident.Event, Major: fmt.Sprintf("%02d", i%20), Minor: fmt.Sprintf("%02d", i%97),
+			SLA: incident.SLA{Register: 2 * time.Hour, Dispose: 24 * time.Hour},
+		}
+		if i%5 == 0 {
+			c.Attributes = append(c.Attributes, incident.Attribute{Code: "volume", Type: incident.Number, Required: true})
+		}
+		if i%7 == 0 {
+			c.Attributes = append(c.Attributes, incident.Attribute{Code: "kind", Type: incident.SingleValueList,
+				Values: []incident.AttributeValue{{Key: "a", Name: "A"}, {Key: "b", Name: "B"}}})
+		}
+		cats[i] = c
+	}
+	c, err := incident.NewCatalogue(cats)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkCatalogue11k loads 11,000 categories and validates intake.
+func BenchmarkCatalogue11k(b *testing.B) {
+	b.Run("load", func(b *testing.B) {
+		for b.Loop() {
+			bigCatalogue(b, 11_000)
+		}
+	})
+	b.Run("validate", func(b *testing.B) {
+		c := bigCatalogue(b, 11_000)
+		codes := c.Codes()
+		attrs := map[string][]string{"volume": {"3.5"}, "kind": {"a"}}
+		for i := 0; b.Loop(); i++ {
+			code := codes[i%len(codes)]
+			cat, _ := c.Category(code)
+			a := map[string][]string{}
+			for _, at := range cat.Attributes {
+				a[at.Code] = attrs[at.Code]
+			}
+			if err := c.Validate(code, a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkReport measures intake on the embedded defaults at city scale:
+// 11,000 categories, 65,600 grids, a real policy; each report is validated,
+// located, checked for duplicates within 250 m, stored with its timeline
+// entry and event, and the event published on the in-process bus.
+func BenchmarkReport(b *testing.B) {
+	o := regiontest.Chongqing()
+	city, err := regiontest.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat := bigCatalogue(b, 11_000)
+	codes := slices.DeleteFunc(cat.Codes(), func(code string) bool {
+		c, _ := cat.Category(code)
+		return len(c.Attributes) > 0 // keep the reports simple to build
+	})
+	policy, err := access.ParsePolicy([]byte(`{"version":1,"roles":{"reporter":[{"action":"report","resource":"incident"}]}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, _ := bus.NewMemory(bus.MemoryOptions{})
+	defer pub.Close()
+	svc, err := incident.NewService(incident.Config{Catalogue: cat, Regions: city, Authorizer: policy, Bus: pub})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Shutdown()
+	ctx := access.WithActor(context.Background(), access.Actor{ID: "gm", Kind: access.GridMember, Scope: "500000", Roles: []string{"reporter"}})
+
+	var seq atomic.Int64
+	lat := make(chan []time.Duration, 64)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(uint64(seq.Add(1_000_000_000)), 7))
+		var mine []time.Duration
+		for pb.Next() {
+			n := seq.Add(1)
+			rep := incident.Report{
+				Key: "k" + strconv.FormatInt(n, 10), Channel: incident.GridMember,
+				Category: codes[r.IntN(len(codes))],
+				Point: geo.Point{
+					Lat: o.Area.MinLat + r.Float64()*(o.Area.MaxLat-o.Area.MinLat)*0.99,
+					Lon: o.Area.MinLon + r.Float64()*(o.Area.MaxLon-o.Area.MinLon)*0.99,
+				},
+			}
+			start := time.Now()
+			if _, err := svc.Report(ctx, rep); err != nil && !isOutside(err) {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(start))
+		}
+		lat <- mine
+	})
+	b.StopTimer()
+	close(lat)
+	var all []time.Duration
+	for l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "incidents/s")
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[(len(all)-1)*99/100].Nanoseconds()), "p99-ns")
+	}
+}
+
+// isOutside reports a point in the gaps of the synthetic city, where the
+// last row of districts is not full.
+func isOutside(err error) bool {
+	var re *incident.ReportError
+	return errors.As(err, &re) && re.Field == "point"
+}

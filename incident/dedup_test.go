@@ -1,0 +1,158 @@
+package incident_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/govkit/govkit/geo"
+	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/pii"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// north returns the point meters north of p.
+func north(p geo.Point, meters float64) geo.Point {
+	return geo.Point{Lat: p.Lat + meters/111_195, Lon: p.Lon}
+}
+
+func TestDuplicateSuggestions(t *testing.T) {
+	h := newHarness(t)
+	first := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste("d-1", inStreet1))).Incident
+	near := must[incident.Receipt](t)(h.svc.Report(as(qian), waste("d-2", north(inStreet1, 100))))
+	require.Len(t, near.Suggestions, 1)
+	assert.Equal(t, first.ID, near.Suggestions[0].ID)
+	assert.InDelta(t, 100, near.Suggestions[0].Distance, 1)
+	assert.NotEqual(t, first.ID, near.Incident.ID, "without a merge policy the report opens its own case")
+
+	far := must[incident.Receipt](t)(h.svc.Report(as(qian), waste("d-3", north(inStreet1, 300))))
+	for _, s := range far.Suggestions {
+		assert.NotEqual(t, first.ID, s.ID, "300 m is beyond the 250 m radius")
+	}
+	other := waste("d-4", north(inStreet1, 50))
+	other.Category, other.Attributes = "muck-truck-overload", nil
+	assert.Empty(t, must[incident.Receipt](t)(h.svc.Report(as(qian), other)).Suggestions, "another category is not a duplicate")
+
+	// Closed cases are not suggested; newer and nearer rank first.
+	must[incident.Incident](t)(h.svc.Close(as(operator), first.ID, incident.Cancelled, "withdrawn"))
+	sugg, err := h.svc.Suggestions(as(operator), near.Incident.ID)
+	require.NoError(t, err)
+	for _, s := range sugg {
+		assert.NotEqual(t, first.ID, s.ID)
+	}
+	// Outside the duplicate window nothing is suggested.
+	h.clk.Advance(73 * 3600e9)
+	late := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste("d-5", north(inStreet1, 100))))
+	assert.Empty(t, late.Suggestions)
+}
+
+func TestAutoMergeSameAsset(t *testing.T) {
+	h := newHarness(t, func(c *incident.Config) { c.AutoMerge = incident.SameAttribute("asset") })
+	alarm := func(key, asset string, p geo.Point) incident.Report {
+		return incident.Report{Key: key, Channel: incident.SensorAlarm, Category: "smoke-alarm", Confidence: 0.99,
+			Attributes: map[string][]string{"asset": {asset}}, Point: p}
+	}
+	first := must[incident.Receipt](t)(h.svc.Report(as(camera), alarm("sd-42-a", "sd-42", inStreet1)))
+	again := must[incident.Receipt](t)(h.svc.Report(as(camera), alarm("sd-42-b", "sd-42", north(inStreet1, 5))))
+	assert.Equal(t, first.Incident.ID, again.MergedInto)
+	assert.Len(t, again.Incident.Reporters, 2)
+	assert.ElementsMatch(t, []string{"sd-42-a", "sd-42-b"}, again.Incident.Keys)
+
+	// Replaying the merged report returns the case it joined.
+	replay := must[incident.Receipt](t)(h.svc.Report(as(camera), alarm("sd-42-b", "sd-42", north(inStreet1, 5))))
+	assert.True(t, replay.Replayed)
+	assert.Equal(t, first.Incident.ID, replay.Incident.ID)
+
+	// Another detector nearby is another case.
+	other := must[incident.Receipt](t)(h.svc.Report(as(camera), alarm("sd-43-a", "sd-43", north(inStreet1, 5))))
+	assert.Equal(t, uuid.Nil, other.MergedInto)
+	assert.NotEqual(t, first.Incident.ID, other.Incident.ID)
+	assert.Contains(t, h.eventNames(t, first.Incident.ID), incident.EventReportedAgain)
+}
+
+func TestMergeKeepsEveryReporter(t *testing.T) {
+	h := newHarness(t)
+	phone, _ := pii.NewPhone("13912345678")
+	r := waste("m-1", inStreet1)
+	r.Phone = phone
+	target := must[incident.Receipt](t)(h.svc.Report(as(zhao), r)).Incident
+	dup := must[incident.Receipt](t)(h.svc.Report(as(qian), waste("m-2", north(inStreet1, 40)))).Incident
+	anon := waste("m-3", north(inStreet1, 60))
+	anon.Anonymous = true
+	dup2 := must[incident.Receipt](t)(h.svc.Report(as(qian), anon)).Incident
+
+	merged, err := h.svc.Merge(as(operator), target.ID, []uuid.UUID{dup.ID, dup2.ID}, "same pile")
+	require.NoError(t, err)
+	assert.Len(t, merged.Reporters, 3)
+	assert.Equal(t, []uuid.UUID{dup.ID, dup2.ID}, merged.MergedFrom)
+	assert.True(t, merged.Reporters[2].Anonymous())
+	for _, id := range []uuid.UUID{dup.ID, dup2.ID} {
+		d, err := h.svc.Get(as(operator), id)
+		require.NoError(t, err)
+		assert.Equal(t, incident.Closed, d.Status)
+		assert.Equal(t, incident.Duplicate, d.Resolution)
+		assert.Equal(t, target.ID, d.MergedInto)
+		require.NoError(t, h.svc.VerifyTimeline(as(operator), id))
+	}
+	// The reporters of the merged cases hear the outcome.
+	must[incident.Incident](t)(h.svc.Close(as(operator), target.ID, incident.NoFurtherAction, "private land, owner notified"))
+	closed := h.lastEvent(t, incident.EventClosed, target.ID)
+	assert.Equal(t, target.ID, closed.ID)
+	assert.ElementsMatch(t, []string{"c-zhao", "c-qian"}, closed.Reporters)
+
+	// A merged duplicate cannot be merged again, reopened or merged into itself.
+	_, err = h.svc.Merge(as(operator), dup.ID, []uuid.UUID{dup2.ID}, "")
+	assert.ErrorIs(t, err, incident.ErrInvalidTransition)
+	_, err = h.svc.Reopen(as(operator), dup.ID, "x")
+	assert.ErrorIs(t, err, incident.ErrInvalidTransition)
+	_, err = h.svc.Merge(as(operator), target.ID, []uuid.UUID{target.ID}, "")
+	assert.ErrorIs(t, err, incident.ErrInvalidReport)
+	_, err = h.svc.Merge(as(operator), target.ID, nil, "")
+	assert.ErrorIs(t, err, incident.ErrInvalidReport)
+}
+
+func TestMergeIsAtomic(t *testing.T) {
+	h := newHarness(t)
+	target := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste("a-1", inStreet1))).Incident
+	open := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste("a-2", inStreet1))).Incident
+	closed := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste("a-3", inStreet1))).Incident
+	must[incident.Incident](t)(h.svc.Close(as(operator), closed.ID, incident.Cancelled, "withdrawn"))
+	_, err := h.svc.Merge(as(operator), target.ID, []uuid.UUID{open.ID, closed.ID}, "")
+	assert.ErrorIs(t, err, incident.ErrInvalidTransition)
+	got, err := h.svc.Get(as(operator), open.ID)
+	require.NoError(t, err)
+	assert.Equal(t, incident.Reported, got.Status, "the open one was not merged either")
+	got, err = h.svc.Get(as(operator), target.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.MergedFrom)
+}
+
+func TestSplit(t *testing.T) {
+	h := newHarness(t)
+	orig := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste("s-1", inStreet1))).Incident
+	must[incident.Incident](t)(h.svc.Register(as(operator), orig.ID, ""))
+	after, parts, err := h.svc.Split(as(operator), orig.ID, []incident.Part{
+		{Category: "muck-truck-overload", Description: "the truck that dumped it"},
+	}, "two problems")
+	require.NoError(t, err)
+	require.Len(t, parts, 1)
+	assert.Equal(t, orig.ID, parts[0].SplitFrom)
+	assert.Equal(t, incident.Registered, parts[0].Status)
+	assert.Equal(t, orig.Reporters[0].ActorID, parts[0].Reporters[0].ActorID)
+	assert.Equal(t, orig.Location.Path, parts[0].Location.Path)
+	assert.Empty(t, parts[0].Keys, "the report's key stays with the original")
+	assert.Equal(t, int64(3), after.Version)
+	require.NoError(t, h.svc.VerifyTimeline(as(operator), parts[0].ID))
+	assert.Equal(t, []string{incident.EventRegistered}, h.eventNames(t, parts[0].ID))
+	split := h.lastEvent(t, incident.EventSplit, orig.ID)
+	assert.Equal(t, []uuid.UUID{parts[0].ID}, split.Related)
+
+	_, _, err = h.svc.Split(as(operator), orig.ID, []incident.Part{{Category: "alien-landing"}}, "")
+	assert.ErrorIs(t, err, incident.ErrInvalidReport)
+	_, _, err = h.svc.Split(as(operator), orig.ID, nil, "")
+	assert.ErrorIs(t, err, incident.ErrInvalidReport)
+	page, err := h.store.Find(context.Background(), incident.Query{})
+	require.NoError(t, err)
+	assert.Len(t, page.Incidents, 2, "failed splits created nothing")
+}

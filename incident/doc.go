@@ -1,0 +1,52 @@
+// Package incident is the case file of city governance: every problem
+// reported by a citizen, a grid member, a camera or a sensor, from the
+// report to the citizen's rating, in the closed loop of Chinese digital
+// urban management (collect → register 立案 → dispatch → handle → verify
+// 核查 → close 结案 → evaluate).
+//
+// # The model
+//
+// An Incident has a UUIDv7 ID, its reporters (several after a merge;
+// anonymous allowed; contact details are pii.Data and mask themselves), a
+// category from the Catalogue with Open311-style typed attributes, a
+// Location resolved to its grid path through region.Hierarchy, a priority,
+// evidence referenced by content hash, the time each phase began, an SLA
+// Clock, a Version for optimistic concurrency, and a Resolution when
+// closed. The lifecycle is fixed (CanMove, CanClose); an illegal step
+// returns a *TransitionError and changes nothing.
+//
+// # The service
+//
+// Service does everything through the access layer: each method reads the
+// actor from the context and asks the Authorizer for an action (ActionReport,
+// ActionRegister, ActionVerify, …) on the case, whose jurisdiction is its
+// grid — a street operator acts in her street only. Each change is written
+// atomically with:
+//
+//   - a timeline Entry (who, when, from → to, note, evidence) chained by
+//     hash to the one before, so VerifyTimeline detects any edit;
+//   - an event in the store's outbox, published on the bus after commit on
+//     the subject gov.<city>.<district>.<street>.incident.<event>, so that
+//     dispatch and other packages react, and nothing is lost if the broker
+//     is down (Flush, Restore).
+//
+// Report is idempotent on Report.Key, sends low-confidence machine reports
+// to triage, and ranks duplicate suggestions (same category, 250 m, 72 h by
+// default); an AutoMerge policy such as SameAttribute("asset") folds alarms
+// on one asset into one case. Merge and Split keep provenance, and every
+// reporter of a merged case hears the outcome (EventData.Reporters).
+//
+// SLA deadlines are counted in working time on a calendar.Calendar, per
+// category and phase (SLA.Register, Dispose, Verify), with PauseSLA and
+// ResumeSLA; a clock timer — not a caller's polling — marks a case overdue
+// the moment its deadline passes. Indicators computes on-time
+// registration, closure, on-time closure, handling time, rework, repeat
+// cases and satisfaction for any grid subtree and period.
+//
+// # Storage
+//
+// Store is the package's own interface. MemoryStore (go-memdb) is the
+// embedded default and the fake for tests; adapters/postgres has the
+// PostgreSQL store, which writes events to the transactional outbox.
+// Package incidenttest is the conformance suite both pass.
+package incident
