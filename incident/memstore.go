@@ -101,18 +101,21 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	txn := s.db.Txn(true)
-	if err := s.check(txn, c); err != nil {
+	before, err := s.check(txn, c)
+	if err != nil {
 		txn.Abort()
 		return err
 	}
 	s.write(txn, c)
 	txn.Commit()
-	s.publish(c)
+	s.publish(c, before)
 	return nil
 }
 
-// check validates c against the committed state without writing.
-func (s *MemoryStore) check(txn *memdb.Txn, c Change) error {
+// check validates c against the committed state without writing. It
+// returns the stored versions of the incidents c updates.
+func (s *MemoryStore) check(txn *memdb.Txn, c Change) (map[uuid.UUID]*Incident, error) {
+	before := map[uuid.UUID]*Incident{}
 	claimed := map[string]uuid.UUID{}
 	checkKeys := func(inc *Incident) error {
 		for _, k := range inc.Keys {
@@ -133,14 +136,14 @@ func (s *MemoryStore) check(txn *memdb.Txn, c Change) error {
 	for i := range c.Create {
 		inc := &c.Create[i]
 		if existing, _ := txn.First("incident", "id", inc.ID); existing != nil {
-			return fmt.Errorf("%w: %s", ErrDuplicateID, inc.ID)
+			return nil, fmt.Errorf("%w: %s", ErrDuplicateID, inc.ID)
 		}
 		if _, dup := version[inc.ID]; dup {
-			return fmt.Errorf("%w: %s", ErrDuplicateID, inc.ID)
+			return nil, fmt.Errorf("%w: %s", ErrDuplicateID, inc.ID)
 		}
 		version[inc.ID] = inc.Version
 		if err := checkKeys(inc); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for i := range c.Update {
@@ -149,34 +152,40 @@ func (s *MemoryStore) check(txn *memdb.Txn, c Change) error {
 		if !ok {
 			existing, _ := txn.First("incident", "id", inc.ID)
 			if existing == nil {
-				return fmt.Errorf("%w: %s", ErrNotFound, inc.ID)
+				return nil, fmt.Errorf("%w: %s", ErrNotFound, inc.ID)
 			}
 			have = existing.(*row).Inc.Version
+			before[inc.ID] = existing.(*row).Inc
 		}
 		if have != inc.Version-1 {
-			return fmt.Errorf("%w: %s is at version %d, the change expects %d", ErrConflict, inc.ID, have, inc.Version-1)
+			return nil, fmt.Errorf("%w: %s is at version %d, the change expects %d", ErrConflict, inc.ID, have, inc.Version-1)
 		}
 		version[inc.ID] = inc.Version
 		if err := checkKeys(inc); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	seen := map[uuid.UUID]map[int]bool{}
 	for _, e := range c.Timeline {
+		if _, ok := version[e.Incident]; !ok {
+			if existing, _ := txn.First("incident", "id", e.Incident); existing == nil {
+				return nil, fmt.Errorf("%w: timeline entry for unknown incident %s", ErrNotFound, e.Incident)
+			}
+		}
 		if seen[e.Incident] == nil {
 			seen[e.Incident] = map[int]bool{}
 		}
 		if seen[e.Incident][e.Seq] || s.hasEntry(e.Incident, e.Seq) {
-			return fmt.Errorf("%w: timeline entry %d of %s already written", ErrConflict, e.Seq, e.Incident)
+			return nil, fmt.Errorf("%w: timeline entry %d of %s already written", ErrConflict, e.Seq, e.Incident)
 		}
 		seen[e.Incident][e.Seq] = true
 	}
 	for _, m := range c.Events {
 		if _, dup := s.outboxAt[m.ID]; dup {
-			return fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
+			return nil, fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
 		}
 	}
-	return nil
+	return before, nil
 }
 
 func (s *MemoryStore) hasEntry(id uuid.UUID, seq int) bool {
@@ -200,7 +209,8 @@ func (s *MemoryStore) write(txn *memdb.Txn, c Change) {
 }
 
 // publish makes a committed change's side data visible; s.mu is held.
-func (s *MemoryStore) publish(c Change) {
+// before holds the previous versions of updated incidents.
+func (s *MemoryStore) publish(c Change, before map[uuid.UUID]*Incident) {
 	for _, list := range [][]Incident{c.Create, c.Update} {
 		for _, inc := range list {
 			for _, k := range inc.Keys {
@@ -211,6 +221,17 @@ func (s *MemoryStore) publish(c Change) {
 	for _, inc := range c.Create {
 		nk := nearbyKey(inc.Category, Cell(inc.Location.Point))
 		s.nearby[nk] = append(s.nearby[nk], inc.ID)
+	}
+	for _, inc := range c.Update {
+		old, ok := before[inc.ID]
+		if !ok {
+			continue // created by this change, indexed above
+		}
+		from, to := nearbyKey(old.Category, Cell(old.Location.Point)), nearbyKey(inc.Category, Cell(inc.Location.Point))
+		if from != to {
+			s.nearby[from] = slices.DeleteFunc(s.nearby[from], func(id uuid.UUID) bool { return id == inc.ID })
+			s.nearby[to] = append(s.nearby[to], inc.ID)
+		}
 	}
 	for _, e := range c.Timeline {
 		tl := append(s.timeline[e.Incident], e.clone())

@@ -268,7 +268,7 @@ func (s *Service) record(ctx context.Context, c *Change, inc *Incident, from Sta
 			prev = &tl[len(tl)-1]
 		}
 	}
-	c.Timeline = append(c.Timeline, link(prev, Entry{
+	c.Timeline = append(c.Timeline, Link(prev, Entry{
 		Incident: inc.ID, Time: now, ActorID: actor, Action: st.action,
 		From: from, To: inc.Status, Note: st.note, Evidence: st.evidence, Late: st.late,
 	}))

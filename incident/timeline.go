@@ -54,9 +54,11 @@ func (e *Entry) hash() []byte {
 	return h.Sum()
 }
 
-// link makes e follow prev (nil for the first entry): it sets Seq, PrevHash
-// and Hash, and the time at the precision every store keeps.
-func link(prev *Entry, e Entry) Entry {
+// Link makes e follow prev (nil for the first entry) in a timeline: it sets
+// Seq, PrevHash and Hash, and truncates the time to the precision every
+// store keeps. The Service links its own entries; Link is for importing
+// timelines from other systems and for store tests.
+func Link(prev *Entry, e Entry) Entry {
 	e.Time = hashchain.Truncate(e.Time)
 	e.Evidence = slices.Clone(e.Evidence)
 	if prev == nil {

@@ -1,0 +1,862 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/geo"
+	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/pii"
+	"github.com/govkit/govkit/region"
+)
+
+//go:embed migrations/incident/*.sql
+var incidentMigrationFS embed.FS
+
+// IncidentComponent is the component under which the incident store's
+// migrations are recorded in govkit_schema_migrations.
+const IncidentComponent = "incident"
+
+// IncidentStore is incident.Store on PostgreSQL: cases in govkit_incident,
+// idempotency keys in govkit_incident_key, timelines in
+// govkit_incident_timeline, and events in the shared outbox govkit_outbox,
+// written in the same transaction as the state they announce. It passes
+// incidenttest.Run and is safe for concurrent use.
+//
+// Each case is stored whole as a JSON document, with copies of the fields
+// that queries filter on in indexed columns. Reporters' names and phone
+// numbers are personal data: they are sealed with the store's pii.Sealer
+// (AES-256-GCM) before they reach the database, so neither the document
+// nor a backup of it holds them in clear.
+//
+// Times come back in UTC at microsecond precision, the precision of
+// timestamptz. Idempotency keys, once claimed, stay with their case even
+// if a later version drops them, so a retried report never opens a second
+// case. Event IDs must be UUIDs in canonical form (see IncidentEventError);
+// an event's zero Time is stored as the transaction's time.
+type IncidentStore struct {
+	db     *DB
+	sealer *pii.Sealer
+}
+
+var _ incident.Store = (*IncidentStore)(nil)
+
+// NewIncidentStore applies the outbox's and the incident store's
+// migrations (component IncidentComponent) to db and returns a store that
+// seals reporters' personal data with sealer. A nil db or sealer is an
+// error matching ErrInvalidArgument, returned before touching the
+// database.
+func NewIncidentStore(ctx context.Context, db *DB, sealer *pii.Sealer) (*IncidentStore, error) {
+	switch {
+	case db == nil:
+		return nil, fmt.Errorf("%w: NewIncidentStore needs a DB", ErrInvalidArgument)
+	case sealer == nil:
+		return nil, fmt.Errorf("%w: NewIncidentStore needs a pii.Sealer: reporters' names and phone numbers are stored sealed", ErrInvalidArgument)
+	}
+	if err := db.MigrateOutbox(ctx); err != nil {
+		return nil, err
+	}
+	migs, err := LoadMigrations(incidentMigrationFS, "migrations/incident")
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, IncidentComponent, migs); err != nil {
+		return nil, err
+	}
+	return &IncidentStore{db: db, sealer: sealer}, nil
+}
+
+// IncidentEventError reports an event of an incident.Change that the
+// outbox cannot hold: govkit_outbox identifies messages by UUID, so an
+// event's ID must be a non-zero UUID in canonical form (as
+// uuid.UUID.String writes it), so that it comes back from Pending, and is
+// accepted by MarkPublished, unchanged. Nothing of the change was written.
+type IncidentEventError struct {
+	Index  int    // position in Change.Events
+	ID     string // the rejected ID
+	Reason string
+}
+
+// Error describes the problem.
+func (e *IncidentEventError) Error() string {
+	return fmt.Sprintf("postgres: incident event [%d] id %q: %s", e.Index, e.ID, e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrInvalidOutboxMessage) match.
+func (e *IncidentEventError) Unwrap() error { return ErrInvalidOutboxMessage }
+
+// SQLSTATEs the store maps to incident errors.
+const (
+	incidentUniqueViolation     = "23505"
+	incidentForeignKeyViolation = "23503"
+)
+
+func incidentPgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// Apply implements incident.Store: the whole change in one transaction
+// (DB.InTx), so any error leaves nothing of it behind. Encoding and
+// sealing happen first, outside the transaction, so that a retry after a
+// deadlock repeats only the statements.
+func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	creates, err := s.encodeIncidents(c.Create)
+	if err != nil {
+		return err
+	}
+	updates, err := s.encodeIncidents(c.Update)
+	if err != nil {
+		return err
+	}
+	entries, err := encodeIncidentEntries(c.Timeline)
+	if err != nil {
+		return err
+	}
+	events, err := incidentOutboxMessages(c.Events)
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		for i := range creates {
+			if err := createIncident(ctx, tx, &creates[i]); err != nil {
+				return err
+			}
+		}
+		for i := range updates {
+			if err := updateIncident(ctx, tx, &updates[i]); err != nil {
+				return err
+			}
+		}
+		if err := appendIncidentEntries(ctx, tx, entries); err != nil {
+			return err
+		}
+		if err := WriteOutbox(ctx, tx, events...); err != nil {
+			if incidentPgCode(err) == incidentUniqueViolation {
+				return fmt.Errorf("%w: an event of the change is already in the outbox: %w", incident.ErrConflict, err)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// incidentRow is an incident encoded for its table.
+type incidentRow struct {
+	id         uuid.UUID
+	version    int64
+	status     int16
+	category   string
+	grid       string
+	lat, lon   float64
+	cell       int64
+	reportedAt time.Time
+	overdue    bool
+	doc        string
+	keys       []string
+}
+
+func (s *IncidentStore) encodeIncidents(incs []incident.Incident) ([]incidentRow, error) {
+	rows := make([]incidentRow, len(incs))
+	for i := range incs {
+		inc := &incs[i]
+		doc, err := s.encodeIncident(inc)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = incidentRow{
+			id: inc.ID, version: inc.Version, status: int16(inc.Status), category: inc.Category,
+			grid: string(inc.Location.Grid()), lat: inc.Location.Point.Lat, lon: inc.Location.Point.Lon,
+			cell: incident.Cell(inc.Location.Point), reportedAt: incidentTime(inc.Times.Reported),
+			overdue: inc.SLA.Overdue, doc: string(doc), keys: inc.Keys,
+		}
+	}
+	return rows, nil
+}
+
+const insertIncidentSQL = `INSERT INTO govkit_incident
+	(id, version, status, category, grid, lat, lon, cell, reported_at, overdue, doc)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	ON CONFLICT (id) DO NOTHING`
+
+// updateIncidentSQL applies only over the version before: the
+// optimistic-concurrency check and the write are one statement.
+const updateIncidentSQL = `UPDATE govkit_incident
+	SET version = $2, status = $3, category = $4, grid = $5, lat = $6, lon = $7, cell = $8,
+		reported_at = $9, overdue = $10, doc = $11, updated_at = now()
+	WHERE id = $1 AND version = $12`
+
+func createIncident(ctx context.Context, tx pgx.Tx, r *incidentRow) error {
+	tag, err := tx.Exec(ctx, insertIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
+		r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc)
+	if err != nil {
+		return fmt.Errorf("postgres: insert incident %s: %w", r.id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %s", incident.ErrDuplicateID, r.id)
+	}
+	return claimIncidentKeys(ctx, tx, r.id, r.keys)
+}
+
+func updateIncident(ctx context.Context, tx pgx.Tx, r *incidentRow) error {
+	tag, err := tx.Exec(ctx, updateIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
+		r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc, r.version-1)
+	if err != nil {
+		return fmt.Errorf("postgres: update incident %s: %w", r.id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		var have int64
+		err := tx.QueryRow(ctx, `SELECT version FROM govkit_incident WHERE id = $1`, r.id).Scan(&have)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("%w: %s", incident.ErrNotFound, r.id)
+		case err != nil:
+			return fmt.Errorf("postgres: read version of incident %s: %w", r.id, err)
+		}
+		return fmt.Errorf("%w: %s is at version %d, the change expects %d", incident.ErrConflict, r.id, have, r.version-1)
+	}
+	return claimIncidentKeys(ctx, tx, r.id, r.keys)
+}
+
+// claimIncidentKeys makes id the holder of keys. ON CONFLICT DO NOTHING
+// waits for a concurrent claim of the same key to commit or roll back
+// instead of failing the transaction, so the holder can then be read and
+// named.
+func claimIncidentKeys(ctx context.Context, tx pgx.Tx, id uuid.UUID, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO govkit_incident_key (key, incident)
+		SELECT k, $2 FROM unnest($1::text[]) AS k
+		ON CONFLICT (key) DO NOTHING
+		RETURNING key`, keys, id)
+	if err != nil {
+		return fmt.Errorf("postgres: claim keys of incident %s: %w", id, err)
+	}
+	claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres: claim keys of incident %s: %w", id, err)
+	}
+	if len(claimed) == len(keys) {
+		return nil
+	}
+	// Some keys were held already, by this case (an update keeping its
+	// keys, or a key listed twice) or by another.
+	rows, err = tx.Query(ctx, `SELECT key, incident FROM govkit_incident_key WHERE key = ANY($1::text[])`, keys)
+	if err != nil {
+		return fmt.Errorf("postgres: read key holders: %w", err)
+	}
+	holders := make(map[string]uuid.UUID, len(keys))
+	var (
+		key    string
+		holder uuid.UUID
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&key, &holder}, func() error {
+		holders[key] = holder
+		return nil
+	}); err != nil {
+		return fmt.Errorf("postgres: read key holders: %w", err)
+	}
+	for _, k := range keys {
+		h, ok := holders[k]
+		switch {
+		case !ok: // cannot happen while keys are never deleted
+			return fmt.Errorf("%w: idempotency key %q changed hands during the change", incident.ErrConflict, k)
+		case h != id:
+			return &incident.DuplicateKeyError{Key: k, Existing: h}
+		}
+	}
+	return nil
+}
+
+// incidentEntryRow is a timeline entry encoded for its table.
+type incidentEntryRow struct {
+	e        *incident.Entry
+	at       time.Time
+	evidence string
+}
+
+func encodeIncidentEntries(entries []incident.Entry) ([]incidentEntryRow, error) {
+	rows := make([]incidentEntryRow, len(entries))
+	for i := range entries {
+		ev, err := json.Marshal(incidentEvidenceDocs(entries[i].Evidence))
+		if err != nil {
+			return nil, fmt.Errorf("postgres: encode timeline entry %d of %s: %w", entries[i].Seq, entries[i].Incident, err)
+		}
+		rows[i] = incidentEntryRow{e: &entries[i], at: incidentTime(entries[i].Time), evidence: string(ev)}
+	}
+	return rows, nil
+}
+
+const insertIncidentEntrySQL = `INSERT INTO govkit_incident_timeline
+	(incident, seq, at, actor_id, action, from_status, to_status, note, evidence, late, prev_hash, hash)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	ON CONFLICT (incident, seq) DO NOTHING`
+
+// appendIncidentEntries inserts entries in one round trip; an entry whose
+// (incident, seq) is taken is a conflict: someone else appended first.
+func appendIncidentEntries(ctx context.Context, tx pgx.Tx, entries []incidentEntryRow) (err error) {
+	if len(entries) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	for _, r := range entries {
+		e := r.e
+		batch.Queue(insertIncidentEntrySQL, e.Incident, e.Seq, r.at, e.ActorID, e.Action,
+			int16(e.From), int16(e.To), e.Note, r.evidence, e.Late, e.PrevHash, e.Hash)
+	}
+	br := tx.SendBatch(ctx, batch)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("postgres: append timeline entries: %w", cerr)
+		}
+	}()
+	for _, r := range entries {
+		tag, err := br.Exec()
+		switch {
+		case incidentPgCode(err) == incidentForeignKeyViolation:
+			return fmt.Errorf("%w: timeline entry %d for unknown incident %s", incident.ErrNotFound, r.e.Seq, r.e.Incident)
+		case err != nil:
+			return fmt.Errorf("postgres: append timeline entry %d of %s: %w", r.e.Seq, r.e.Incident, err)
+		case tag.RowsAffected() == 0:
+			return fmt.Errorf("%w: timeline entry %d of %s already written", incident.ErrConflict, r.e.Seq, r.e.Incident)
+		}
+	}
+	return nil
+}
+
+// incidentOutboxMessages converts events for WriteOutbox, rejecting IDs the
+// outbox would not return unchanged.
+func incidentOutboxMessages(msgs []bus.Message) ([]OutboxMessage, error) {
+	out := make([]OutboxMessage, len(msgs))
+	for i, m := range msgs {
+		id, err := uuid.Parse(m.ID)
+		switch {
+		case err != nil:
+			return nil, &IncidentEventError{Index: i, ID: m.ID, Reason: "not a UUID"}
+		case id == uuid.Nil:
+			return nil, &IncidentEventError{Index: i, ID: m.ID, Reason: "the zero UUID"}
+		case id.String() != m.ID:
+			return nil, &IncidentEventError{Index: i, ID: m.ID, Reason: "not in canonical form " + id.String()}
+		}
+		out[i] = OutboxMessage{ID: id, Subject: m.Subject, Key: m.Key, Headers: m.Headers, Data: m.Data, CreatedAt: m.Time}
+	}
+	return out, nil
+}
+
+// Get implements incident.Store.
+func (s *IncidentStore) Get(ctx context.Context, id uuid.UUID) (incident.Incident, error) {
+	var doc []byte
+	err := s.db.pool.QueryRow(ctx, `SELECT doc FROM govkit_incident WHERE id = $1`, id).Scan(&doc)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return incident.Incident{}, fmt.Errorf("%w: %s", incident.ErrNotFound, id)
+	case err != nil:
+		return incident.Incident{}, fmt.Errorf("postgres: get incident %s: %w", id, err)
+	}
+	return s.decodeIncident(doc)
+}
+
+// ByKey implements incident.Store.
+func (s *IncidentStore) ByKey(ctx context.Context, key string) (incident.Incident, error) {
+	var doc []byte
+	err := s.db.pool.QueryRow(ctx, `SELECT i.doc FROM govkit_incident_key k
+		JOIN govkit_incident i ON i.id = k.incident WHERE k.key = $1`, key).Scan(&doc)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return incident.Incident{}, fmt.Errorf("%w: key %q", incident.ErrNotFound, key)
+	case err != nil:
+		return incident.Incident{}, fmt.Errorf("postgres: get incident by key: %w", err)
+	}
+	return s.decodeIncident(doc)
+}
+
+// Timeline implements incident.Store.
+func (s *IncidentStore) Timeline(ctx context.Context, id uuid.UUID) ([]incident.Entry, error) {
+	rows, err := s.db.pool.Query(ctx, `SELECT seq, at, actor_id, action, from_status, to_status, note,
+		evidence, late, prev_hash, hash
+		FROM govkit_incident_timeline WHERE incident = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read timeline of %s: %w", id, err)
+	}
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (incident.Entry, error) {
+		e := incident.Entry{Incident: id}
+		var (
+			from, to int16
+			evidence []byte
+		)
+		if err := r.Scan(&e.Seq, &e.Time, &e.ActorID, &e.Action, &from, &to, &e.Note,
+			&evidence, &e.Late, &e.PrevHash, &e.Hash); err != nil {
+			return e, err
+		}
+		e.Time = e.Time.UTC()
+		e.From, e.To = incident.Status(from), incident.Status(to)
+		var docs []incidentEvidenceDoc
+		if err := json.Unmarshal(evidence, &docs); err != nil {
+			return e, fmt.Errorf("evidence of entry %d: %w", e.Seq, err)
+		}
+		e.Evidence = incidentEvidence(docs)
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read timeline of %s: %w", id, err)
+	}
+	if len(entries) > 0 {
+		return entries, nil
+	}
+	// Entries are never deleted, so an empty timeline needs only this
+	// second look to tell an unknown incident.
+	var exists bool
+	if err := s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM govkit_incident WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("postgres: read timeline of %s: %w", id, err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("%w: %s", incident.ErrNotFound, id)
+	}
+	return nil, nil
+}
+
+// Find implements incident.Store with one parameterised query: each set
+// field of q adds a condition on an indexed column.
+func (s *IncidentStore) Find(ctx context.Context, q incident.Query) (incident.Page, error) {
+	if err := q.Validate(); err != nil {
+		return incident.Page{}, err
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = incident.DefaultLimit
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if len(q.Statuses) > 0 {
+		st := make([]int16, len(q.Statuses))
+		for i, status := range q.Statuses {
+			st[i] = int16(status)
+		}
+		where = append(where, "status = ANY("+arg(st)+"::smallint[])")
+	}
+	if len(q.Categories) > 0 {
+		where = append(where, "category = ANY("+arg(q.Categories)+"::text[])")
+	}
+	if q.Within != "" {
+		// Validate checked the code: the prefix is digits, free of LIKE's
+		// wildcards. The range repeats the LIKE so that the
+		// text_pattern_ops index serves generic (cached) plans too, where
+		// the planner cannot look inside a LIKE parameter.
+		prefix := q.Within.Prefix()
+		where = append(where, "grid LIKE "+arg(prefix)+"::text || '%'",
+			"grid ~>=~ "+arg(prefix), "grid ~<~ "+arg(incidentPrefixEnd(prefix)))
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "reported_at >= "+arg(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "reported_at < "+arg(q.Until))
+	}
+	if b := q.BBox; b != nil {
+		where = append(where, "lat >= "+arg(b.MinLat), "lat <= "+arg(b.MaxLat),
+			"lon >= "+arg(b.MinLon), "lon <= "+arg(b.MaxLon))
+	}
+	if q.Overdue {
+		where = append(where, "overdue")
+	}
+	if q.After != uuid.Nil {
+		where = append(where, "id > "+arg(q.After))
+	}
+	sql := "SELECT doc FROM govkit_incident"
+	if len(where) > 0 {
+		sql += " WHERE " + strings.Join(where, " AND ")
+	}
+	sql += " ORDER BY id LIMIT " + arg(limit+1) // one more tells whether a next page exists
+
+	incs, err := s.queryIncidents(ctx, sql, args...)
+	if err != nil {
+		return incident.Page{}, fmt.Errorf("postgres: find incidents: %w", err)
+	}
+	var p incident.Page
+	if len(incs) > limit {
+		incs = incs[:limit]
+		p.Next = incs[limit-1].ID
+	}
+	p.Incidents = incs
+	return p, nil
+}
+
+// incidentPrefixEnd returns the least string above every string starting
+// with prefix, a string of ASCII digits: "5001" → "5002", "509" → "50:".
+func incidentPrefixEnd(prefix string) string {
+	b := []byte(prefix)
+	b[len(b)-1]++
+	return string(b)
+}
+
+func (s *IncidentStore) queryIncidents(ctx context.Context, sql string, args ...any) ([]incident.Incident, error) {
+	rows, err := s.db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (incident.Incident, error) {
+		var doc []byte
+		if err := r.Scan(&doc); err != nil {
+			return incident.Incident{}, err
+		}
+		return s.decodeIncident(doc)
+	})
+}
+
+// incidentOpenStatuses are the statuses for which Status.Open holds.
+var incidentOpenStatuses = func() []int16 {
+	var out []int16
+	for st := incident.Reported; st <= incident.Evaluated; st++ {
+		if st.Open() {
+			out = append(out, int16(st))
+		}
+	}
+	return out
+}()
+
+// Nearby implements incident.Store: the (category, cell) index narrows the
+// search to the cells around center, and the exact distance, computed here
+// from the lat and lon columns, decides.
+func (s *IncidentStore) Nearby(ctx context.Context, category string, center geo.Point, meters float64, since time.Time) ([]incident.Incident, error) {
+	rows, err := s.db.pool.Query(ctx, `SELECT lat, lon, doc FROM govkit_incident
+		WHERE category = $1 AND cell = ANY($2::bigint[]) AND status = ANY($3::smallint[]) AND reported_at >= $4
+		ORDER BY id`, category, incident.Cells(center, meters), incidentOpenStatuses, since)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find nearby incidents: %w", err)
+	}
+	var (
+		out  []incident.Incident
+		p    geo.Point
+		doc  []byte
+		werr error
+	)
+	_, err = pgx.ForEachRow(rows, []any{&p.Lat, &p.Lon, &doc}, func() error {
+		if geo.Distance(center, p) > meters {
+			return nil
+		}
+		inc, err := s.decodeIncident(doc)
+		if err != nil {
+			werr = err
+			return err
+		}
+		out = append(out, inc)
+		return nil
+	})
+	if werr != nil {
+		return nil, werr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: find nearby incidents: %w", err)
+	}
+	return out, nil
+}
+
+// Pending implements incident.Store. The outbox is shared: Pending returns
+// every unpublished message of govkit_outbox, in the order written (Seq),
+// whichever store wrote it, as the relay that publishes them sees them. It
+// does not lock; a relay that runs several instances should use
+// FetchUnpublished instead.
+func (s *IncidentStore) Pending(ctx context.Context, limit int) ([]bus.Message, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.db.pool.Query(ctx, `SELECT id, subject, key, headers, data, created_at
+		FROM govkit_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read pending outbox messages: %w", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bus.Message, error) {
+		var (
+			m  bus.Message
+			id uuid.UUID
+		)
+		if err := r.Scan(&id, &m.Subject, &m.Key, &m.Headers, &m.Data, &m.Time); err != nil {
+			return m, err
+		}
+		m.ID, m.Time = id.String(), m.Time.UTC()
+		// The outbox stores absent headers and data as empty.
+		if len(m.Headers) == 0 {
+			m.Headers = nil
+		}
+		if len(m.Data) == 0 {
+			m.Data = nil
+		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read pending outbox messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// MarkPublished implements incident.Store: it sets published_at on the
+// outbox messages with the given IDs. IDs that are unknown, already
+// published or not UUIDs are ignored.
+func (s *IncidentStore) MarkPublished(ctx context.Context, ids ...string) error {
+	uuids := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if u, err := uuid.Parse(id); err == nil {
+			uuids = append(uuids, u)
+		}
+	}
+	if len(uuids) == 0 {
+		return nil
+	}
+	if _, err := s.db.pool.Exec(ctx, `UPDATE govkit_outbox SET published_at = now()
+		WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, uuids); err != nil {
+		return fmt.Errorf("postgres: mark outbox messages published: %w", err)
+	}
+	return nil
+}
+
+// incidentTime returns t as stored: UTC at microsecond precision.
+func incidentTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// incidentDocVersion versions the document layout below.
+const incidentDocVersion = 1
+
+// incidentDoc is the stored form of an incident: the store's own layout,
+// independent of Incident's Go fields, with personal data sealed.
+// Incident's own JSON cannot serve: pii.Data encodes masked and refuses to
+// decode.
+type incidentDoc struct {
+	V           int                   `json:"v"`
+	ID          uuid.UUID             `json:"id"`
+	ExternalIDs map[string]string     `json:"external_ids,omitzero"`
+	Channel     int8                  `json:"channel,omitzero"`
+	Reporters   []incidentReporterDoc `json:"reporters,omitzero"`
+	Category    string                `json:"category"`
+	Attributes  map[string][]string   `json:"attributes,omitzero"`
+	Description string                `json:"description,omitzero"`
+	Location    incidentLocationDoc   `json:"location"`
+	Priority    int8                  `json:"priority,omitzero"`
+	Confidence  float64               `json:"confidence,omitzero"`
+	Evidence    []incidentEvidenceDoc `json:"evidence,omitzero"`
+	Status      int8                  `json:"status"`
+	Resolution  int8                  `json:"resolution,omitzero"`
+	Times       incidentTimesDoc      `json:"times"`
+	SLA         incidentClockDoc      `json:"sla"`
+	Handlers    []string              `json:"handlers,omitzero"`
+	Reworks     int                   `json:"reworks,omitzero"`
+	Reopens     int                   `json:"reopens,omitzero"`
+	Rating      int                   `json:"rating,omitzero"`
+	MergedInto  uuid.UUID             `json:"merged_into,omitzero"`
+	MergedFrom  []uuid.UUID           `json:"merged_from,omitzero"`
+	SplitFrom   uuid.UUID             `json:"split_from,omitzero"`
+	Keys        []string              `json:"keys,omitzero"`
+	Version     int64                 `json:"version"`
+}
+
+// incidentReporterDoc holds Name and Phone as Sealer.Seal's output
+// (base64 in JSON).
+type incidentReporterDoc struct {
+	ActorID    string    `json:"actor_id,omitzero"`
+	Channel    int8      `json:"channel,omitzero"`
+	Name       []byte    `json:"name_sealed,omitzero"`
+	Phone      []byte    `json:"phone_sealed,omitzero"`
+	ReportedAt time.Time `json:"reported_at,omitzero"`
+	ExternalID string    `json:"external_id,omitzero"`
+}
+
+type incidentLocationDoc struct {
+	Lat      float64       `json:"lat"`
+	Lon      float64       `json:"lon"`
+	Address  string        `json:"address,omitzero"`
+	Accuracy float64       `json:"accuracy,omitzero"`
+	Path     []region.Code `json:"path,omitzero"`
+}
+
+type incidentEvidenceDoc struct {
+	URI       string `json:"uri"`
+	SHA256    string `json:"sha256"`
+	MediaType string `json:"media_type"`
+}
+
+type incidentTimesDoc struct {
+	Reported   time.Time `json:"reported,omitzero"`
+	Registered time.Time `json:"registered,omitzero"`
+	Dispatched time.Time `json:"dispatched,omitzero"`
+	Started    time.Time `json:"started,omitzero"`
+	Disposed   time.Time `json:"disposed,omitzero"`
+	Verified   time.Time `json:"verified,omitzero"`
+	Closed     time.Time `json:"closed,omitzero"`
+	Evaluated  time.Time `json:"evaluated,omitzero"`
+}
+
+type incidentClockDoc struct {
+	Phase    int8      `json:"phase,omitzero"`
+	Deadline time.Time `json:"deadline,omitzero"`
+	PausedAt time.Time `json:"paused_at,omitzero"`
+	Reason   string    `json:"reason,omitzero"`
+	Overdue  bool      `json:"overdue,omitzero"`
+}
+
+func incidentEvidenceDocs(ev []incident.Evidence) []incidentEvidenceDoc {
+	if ev == nil {
+		return nil
+	}
+	out := make([]incidentEvidenceDoc, len(ev))
+	for i, e := range ev {
+		out[i] = incidentEvidenceDoc{URI: e.URI, SHA256: e.SHA256, MediaType: e.MediaType}
+	}
+	return out
+}
+
+func incidentEvidence(docs []incidentEvidenceDoc) []incident.Evidence {
+	if docs == nil {
+		return nil
+	}
+	out := make([]incident.Evidence, len(docs))
+	for i, d := range docs {
+		out[i] = incident.Evidence{URI: d.URI, SHA256: d.SHA256, MediaType: d.MediaType}
+	}
+	return out
+}
+
+func (s *IncidentStore) seal(d pii.Data) ([]byte, error) {
+	if d.IsZero() {
+		return nil, nil
+	}
+	return s.sealer.Seal(d)
+}
+
+func (s *IncidentStore) open(b []byte) (pii.Data, error) {
+	if b == nil {
+		return pii.Data{}, nil
+	}
+	return s.sealer.Open(b)
+}
+
+func (s *IncidentStore) encodeIncident(inc *incident.Incident) ([]byte, error) {
+	d := incidentDoc{
+		V: incidentDocVersion, ID: inc.ID, ExternalIDs: inc.ExternalIDs, Channel: int8(inc.Channel),
+		Category: inc.Category, Attributes: inc.Attributes, Description: inc.Description,
+		Location: incidentLocationDoc{
+			Lat: inc.Location.Point.Lat, Lon: inc.Location.Point.Lon, Address: inc.Location.Address,
+			Accuracy: inc.Location.Accuracy, Path: inc.Location.Path,
+		},
+		Priority: int8(inc.Priority), Confidence: inc.Confidence, Evidence: incidentEvidenceDocs(inc.Evidence),
+		Status: int8(inc.Status), Resolution: int8(inc.Resolution),
+		Times: incidentTimesDoc{
+			Reported: incidentTime(inc.Times.Reported), Registered: incidentTime(inc.Times.Registered),
+			Dispatched: incidentTime(inc.Times.Dispatched), Started: incidentTime(inc.Times.Started),
+			Disposed: incidentTime(inc.Times.Disposed), Verified: incidentTime(inc.Times.Verified),
+			Closed: incidentTime(inc.Times.Closed), Evaluated: incidentTime(inc.Times.Evaluated),
+		},
+		SLA: incidentClockDoc{
+			Phase: int8(inc.SLA.Phase), Deadline: incidentTime(inc.SLA.Deadline), PausedAt: incidentTime(inc.SLA.PausedAt),
+			Reason: inc.SLA.Reason, Overdue: inc.SLA.Overdue,
+		},
+		Handlers: inc.Handlers, Reworks: inc.Reworks, Reopens: inc.Reopens, Rating: inc.Rating,
+		MergedInto: inc.MergedInto, MergedFrom: inc.MergedFrom, SplitFrom: inc.SplitFrom,
+		Keys: inc.Keys, Version: inc.Version,
+	}
+	if inc.Reporters != nil {
+		d.Reporters = make([]incidentReporterDoc, len(inc.Reporters))
+	}
+	for i, r := range inc.Reporters {
+		name, err := s.seal(r.Name)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: incident %s: seal name of reporter %d: %w", inc.ID, i, err)
+		}
+		phone, err := s.seal(r.Phone)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: incident %s: seal phone of reporter %d: %w", inc.ID, i, err)
+		}
+		d.Reporters[i] = incidentReporterDoc{
+			ActorID: r.ActorID, Channel: int8(r.Channel), Name: name, Phone: phone,
+			ReportedAt: incidentTime(r.ReportedAt), ExternalID: r.ExternalID,
+		}
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: encode incident %s: %w", inc.ID, err)
+	}
+	return b, nil
+}
+
+func (s *IncidentStore) decodeIncident(b []byte) (incident.Incident, error) {
+	var d incidentDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return incident.Incident{}, fmt.Errorf("postgres: decode incident: %w", err)
+	}
+	if d.V != incidentDocVersion {
+		return incident.Incident{}, fmt.Errorf("postgres: incident %s: unknown document version %d", d.ID, d.V)
+	}
+	utc := func(t time.Time) time.Time {
+		if t.IsZero() {
+			return time.Time{}
+		}
+		return t.UTC()
+	}
+	inc := incident.Incident{
+		ID: d.ID, ExternalIDs: d.ExternalIDs, Channel: incident.Channel(d.Channel),
+		Category: d.Category, Attributes: d.Attributes, Description: d.Description,
+		Location: incident.Location{
+			Point: geo.Point{Lat: d.Location.Lat, Lon: d.Location.Lon}, Address: d.Location.Address,
+			Accuracy: d.Location.Accuracy, Path: d.Location.Path,
+		},
+		Priority: incident.Priority(d.Priority), Confidence: d.Confidence, Evidence: incidentEvidence(d.Evidence),
+		Status: incident.Status(d.Status), Resolution: incident.Resolution(d.Resolution),
+		Times: incident.Times{
+			Reported: utc(d.Times.Reported), Registered: utc(d.Times.Registered),
+			Dispatched: utc(d.Times.Dispatched), Started: utc(d.Times.Started),
+			Disposed: utc(d.Times.Disposed), Verified: utc(d.Times.Verified),
+			Closed: utc(d.Times.Closed), Evaluated: utc(d.Times.Evaluated),
+		},
+		SLA: incident.Clock{
+			Phase: incident.Status(d.SLA.Phase), Deadline: utc(d.SLA.Deadline), PausedAt: utc(d.SLA.PausedAt),
+			Reason: d.SLA.Reason, Overdue: d.SLA.Overdue,
+		},
+		Handlers: d.Handlers, Reworks: d.Reworks, Reopens: d.Reopens, Rating: d.Rating,
+		MergedInto: d.MergedInto, MergedFrom: d.MergedFrom, SplitFrom: d.SplitFrom,
+		Keys: d.Keys, Version: d.Version,
+	}
+	if d.Reporters != nil {
+		inc.Reporters = make([]incident.Reporter, len(d.Reporters))
+	}
+	for i, r := range d.Reporters {
+		name, err := s.open(r.Name)
+		if err != nil {
+			return incident.Incident{}, fmt.Errorf("postgres: incident %s: open name of reporter %d: %w", d.ID, i, err)
+		}
+		phone, err := s.open(r.Phone)
+		if err != nil {
+			return incident.Incident{}, fmt.Errorf("postgres: incident %s: open phone of reporter %d: %w", d.ID, i, err)
+		}
+		inc.Reporters[i] = incident.Reporter{
+			ActorID: r.ActorID, Channel: incident.Channel(r.Channel), Name: name, Phone: phone,
+			ReportedAt: utc(r.ReportedAt), ExternalID: r.ExternalID,
+		}
+	}
+	return inc, nil
+}

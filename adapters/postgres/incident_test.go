@@ -1,0 +1,248 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/govkit/govkit/adapters/postgres"
+	"github.com/govkit/govkit/adapters/postgres/pgtest"
+	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/geo"
+	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/incident/incidenttest"
+	"github.com/govkit/govkit/pii"
+	"github.com/govkit/govkit/region"
+)
+
+// incidentSealer returns a sealer with fixed keys derived from seed: test
+// keys only, never a deployment's.
+func incidentSealer(t testing.TB, seed string) *pii.Sealer {
+	t.Helper()
+	enc := sha256.Sum256([]byte("govkit test encryption key " + seed))
+	idx := sha256.Sum256([]byte("govkit test index key " + seed))
+	s, err := pii.NewSealer(enc[:], idx[:])
+	require.NoError(t, err)
+	return s
+}
+
+func newIncidentStore(t testing.TB) (*postgres.IncidentStore, *postgres.DB) {
+	t.Helper()
+	db := pgtest.New(t)
+	s, err := postgres.NewIncidentStore(testCtx(t), db, incidentSealer(t, "a"))
+	require.NoError(t, err)
+	return s, db
+}
+
+func TestIncidentStoreConformance(t *testing.T) {
+	incidenttest.Run(t, func(t *testing.T) incident.Store {
+		s, _ := newIncidentStore(t)
+		return s
+	})
+}
+
+// A hotline report of an overloaded muck truck in Jiulongpo, from a caller
+// who left name and phone number.
+func hotlineReport(t testing.TB) incident.Incident {
+	t.Helper()
+	name, err := pii.NewName("张三丰")
+	require.NoError(t, err)
+	phone, err := pii.NewPhone("138 1234 5678")
+	require.NoError(t, err)
+	at := time.Date(2024, time.March, 5, 0, 35, 12, 345678000, time.UTC)
+	id := uuid.Must(uuid.NewV7())
+	return incident.Incident{
+		ID: id, Channel: incident.Hotline,
+		Reporters: []incident.Reporter{{ActorID: "citizen-7f3a9c", Channel: incident.Hotline, Name: name, Phone: phone, ReportedAt: at}},
+		Category:  "muck-truck-overload",
+		Location: incident.Location{
+			Point: geo.Point{Lat: 29.5050, Lon: 106.5120}, Address: "九龙坡区杨家坪步行街 12 号",
+			Path: []region.Code{"500000", "500107", "500107001", "500107001002", "500107001002003"},
+		},
+		Priority: incident.High, Status: incident.Registered,
+		Times: incident.Times{Reported: at}, Keys: []string{"hotline:CQ12345-20240305-000123"}, Version: 1,
+	}
+}
+
+func TestIncidentStoreNeedsDBAndSealer(t *testing.T) {
+	ctx := context.Background()
+	_, err := postgres.NewIncidentStore(ctx, nil, incidentSealer(t, "a"))
+	require.ErrorIs(t, err, postgres.ErrInvalidArgument)
+
+	db := pgtest.New(t)
+	_, err = postgres.NewIncidentStore(testCtx(t), db, nil)
+	require.ErrorIs(t, err, postgres.ErrInvalidArgument)
+	require.False(t, tableExists(t, db, "govkit_incident"), "nothing is created without a sealer")
+}
+
+func TestIncidentStoreMigrations(t *testing.T) {
+	ctx := testCtx(t)
+	_, db := newIncidentStore(t)
+	_, err := postgres.NewIncidentStore(ctx, db, incidentSealer(t, "a"))
+	require.NoError(t, err, "a second store on the same database")
+	applied, err := db.AppliedMigrations(ctx, postgres.IncidentComponent)
+	require.NoError(t, err)
+	require.Len(t, applied, 1)
+	require.Equal(t, "create_incident", applied[0].Name)
+	for _, table := range []string{"govkit_incident", "govkit_incident_key", "govkit_incident_timeline", "govkit_outbox"} {
+		require.True(t, tableExists(t, db, table), table)
+	}
+	for _, index := range []string{"govkit_incident_grid_idx", "govkit_incident_status_idx", "govkit_incident_category_idx",
+		"govkit_incident_reported_at_idx", "govkit_incident_nearby_idx"} {
+		require.Equal(t, 1, queryInt(t, db, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1", index), index)
+	}
+}
+
+// The caller's name and phone number reach the database only sealed.
+func TestIncidentPersonalDataIsSealed(t *testing.T) {
+	ctx := testCtx(t)
+	s, db := newIncidentStore(t)
+	inc := hotlineReport(t)
+	msg := bus.Message{ID: uuid.Must(uuid.NewV7()).String(), Subject: "gov.500000.500107.500107001.incident.reported",
+		Key: inc.ID.String(), Time: inc.Times.Reported, Data: []byte(`{"event":"reported"}`)}
+	require.NoError(t, s.Apply(ctx, incident.Change{
+		Create: []incident.Incident{inc},
+		Timeline: []incident.Entry{{Incident: inc.ID, Seq: 1, Time: inc.Times.Reported, ActorID: "citizen-7f3a9c",
+			Action: "report", To: incident.Registered, Note: "市民来电"}},
+		Events: []bus.Message{msg},
+	}))
+
+	got, err := s.Get(ctx, inc.ID)
+	require.NoError(t, err)
+	incidenttest.AssertIncidentEqual(t, inc, got)
+
+	var dump strings.Builder
+	for _, q := range []string{
+		"SELECT doc::text FROM govkit_incident",
+		"SELECT t::text FROM govkit_incident t",
+		"SELECT t::text FROM govkit_incident_key t",
+		"SELECT t::text FROM govkit_incident_timeline t",
+		"SELECT t::text || convert_from(data, 'UTF8') FROM govkit_outbox t",
+	} {
+		rows, err := db.Pool().Query(ctx, q)
+		require.NoError(t, err)
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		for _, s := range texts {
+			dump.WriteString(s)
+		}
+	}
+	require.NotEmpty(t, dump.String())
+	for _, secret := range []string{"13812345678", "12345678", "张三丰", "三丰"} {
+		require.NotContains(t, dump.String(), secret)
+	}
+	require.Contains(t, dump.String(), "phone_sealed", "the sealed phone is stored")
+
+	// Without the key the data does not open.
+	other, err := postgres.NewIncidentStore(ctx, db, incidentSealer(t, "b"))
+	require.NoError(t, err)
+	_, err = other.Get(ctx, inc.ID)
+	require.ErrorIs(t, err, pii.ErrSealed)
+}
+
+func TestIncidentEventIDs(t *testing.T) {
+	ctx := testCtx(t)
+	s, _ := newIncidentStore(t)
+	id := uuid.Must(uuid.NewV7())
+	for _, bad := range []string{"evt-0001", "", strings.ToUpper(id.String()), "urn:uuid:" + id.String(), uuid.Nil.String()} {
+		inc := hotlineReport(t)
+		err := s.Apply(ctx, incident.Change{
+			Create: []incident.Incident{inc},
+			Events: []bus.Message{{ID: bad, Subject: "gov.500000.incident.reported"}},
+		})
+		require.ErrorIs(t, err, postgres.ErrInvalidOutboxMessage, "id %q", bad)
+		var ee *postgres.IncidentEventError
+		require.ErrorAs(t, err, &ee)
+		require.Equal(t, bad, ee.ID)
+		_, err = s.Get(ctx, inc.ID)
+		require.ErrorIs(t, err, incident.ErrNotFound, "nothing of the change is written")
+	}
+
+	// The same event twice is a conflict, as in the memory store.
+	msg := bus.Message{ID: id.String(), Subject: "gov.500000.incident.reported", Time: time.Now()}
+	require.NoError(t, s.Apply(ctx, incident.Change{Events: []bus.Message{msg}}))
+	inc := hotlineReport(t)
+	err := s.Apply(ctx, incident.Change{Create: []incident.Incident{inc}, Events: []bus.Message{msg}})
+	require.ErrorIs(t, err, incident.ErrConflict)
+	_, err = s.Get(ctx, inc.ID)
+	require.ErrorIs(t, err, incident.ErrNotFound)
+}
+
+// Query values travel as parameters, never as SQL.
+func TestIncidentFindIsParameterised(t *testing.T) {
+	ctx := testCtx(t)
+	s, db := newIncidentStore(t)
+	require.NoError(t, s.Apply(ctx, incident.Change{Create: []incident.Incident{hotlineReport(t)}}))
+	for _, evil := range []string{"x'; DROP TABLE govkit_incident; --", `muck-truck-overload' OR '1'='1`, "%"} {
+		page, err := s.Find(ctx, incident.Query{Categories: []string{evil}})
+		require.NoError(t, err)
+		require.Empty(t, page.Incidents, evil)
+		near, err := s.Nearby(ctx, evil, geo.Point{Lat: 29.5050, Lon: 106.5120}, 100, time.Time{})
+		require.NoError(t, err)
+		require.Empty(t, near, evil)
+		_, err = s.ByKey(ctx, evil)
+		require.ErrorIs(t, err, incident.ErrNotFound)
+	}
+	require.Equal(t, 1, queryInt(t, db, "SELECT count(*) FROM govkit_incident"))
+}
+
+// Unlike the memory store, which keeps them, entries of an incident that
+// does not exist are refused by the foreign key.
+func TestIncidentTimelineOfUnknownIncident(t *testing.T) {
+	ctx := testCtx(t)
+	s, _ := newIncidentStore(t)
+	err := s.Apply(ctx, incident.Change{Timeline: []incident.Entry{{Incident: uuid.Must(uuid.NewV7()), Seq: 1, Action: "report"}}})
+	require.ErrorIs(t, err, incident.ErrNotFound)
+}
+
+// The outbox is shared: Pending shows what other stores wrote too, as the
+// relay publishes it.
+func TestIncidentPendingSeesTheSharedOutbox(t *testing.T) {
+	ctx := testCtx(t)
+	s, db := newIncidentStore(t)
+	other := postgres.OutboxMessage{ID: uuid.Must(uuid.NewV7()), Subject: "gov.500000.audit.recorded", Data: []byte("{}")}
+	require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		return postgres.WriteOutbox(ctx, tx, other)
+	}))
+	msgs, err := s.Pending(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.Equal(t, other.ID.String(), msgs[0].ID)
+	require.Equal(t, other.Subject, msgs[0].Subject)
+	require.NoError(t, s.MarkPublished(ctx, msgs[0].ID))
+	msgs, err = s.Pending(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, msgs)
+}
+
+// A district's program opens the store once at start-up and hands it to
+// the incident service.
+func ExampleNewIncidentStore() {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, "postgres://govkit@db.example:5432/city?sslmode=verify-full")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	// Both keys come from a secret store, never from source code.
+	var encKey, indexKey []byte
+	sealer, err := pii.NewSealer(encKey, indexKey)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	store, err := postgres.NewIncidentStore(ctx, db, sealer)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var _ incident.Store = store
+}
