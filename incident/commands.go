@@ -293,7 +293,7 @@ func (s *Service) checkOverdue(id uuid.UUID) {
 			return
 		}
 		if now.Before(dl) {
-			s.due.add(id, dl) // the deadline moved later
+			s.due.Add(id, dl) // the deadline moved later
 			return
 		}
 		next := cur.Clone()

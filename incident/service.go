@@ -15,6 +15,7 @@ import (
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/calendar"
 	"github.com/govkit/govkit/clock"
+	"github.com/govkit/govkit/internal/deadline"
 	"github.com/govkit/govkit/region"
 )
 
@@ -83,7 +84,7 @@ type Service struct {
 	cal     *calendar.Calendar
 	log     *slog.Logger
 	cfg     Config
-	due     *deadlines
+	due     *deadline.Scheduler[uuid.UUID]
 
 	flushMu     sync.Mutex  // one flusher at a time keeps events in order
 	flushWanted atomic.Bool // events were committed since the flusher last looked
@@ -135,7 +136,7 @@ func NewService(cfg Config) (*Service, error) {
 		store: cfg.Store, cat: cfg.Catalogue, regions: cfg.Regions, az: cfg.Authorizer, pub: cfg.Bus,
 		clk: cfg.Clock, cal: cfg.Calendar, log: cfg.Logger, cfg: cfg,
 	}
-	s.due = &deadlines{clk: s.clk, fire: s.checkOverdue}
+	s.due = deadline.New(s.clk, s.checkOverdue)
 	return s, nil
 }
 
@@ -152,7 +153,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		for i := range page.Incidents {
 			inc := &page.Incidents[i]
 			if !inc.SLA.Overdue && inc.SLA.PausedAt.IsZero() {
-				s.due.add(inc.ID, inc.SLA.Deadline)
+				s.due.Add(inc.ID, inc.SLA.Deadline)
 			}
 		}
 		if page.Next == uuid.Nil {
@@ -164,7 +165,7 @@ func (s *Service) Restore(ctx context.Context) error {
 }
 
 // Shutdown stops the SLA timers; the service must not be used afterwards.
-func (s *Service) Shutdown() { s.due.stop() }
+func (s *Service) Shutdown() { s.due.Stop() }
 
 // Store returns the service's store.
 func (s *Service) Store() Store { return s.store }
@@ -288,7 +289,7 @@ func (s *Service) record(ctx context.Context, c *Change, inc *Incident, from Sta
 func (s *Service) after(ctx context.Context, incs ...*Incident) {
 	for _, inc := range incs {
 		if inc.Status.Open() && !inc.SLA.Overdue && inc.SLA.PausedAt.IsZero() {
-			s.due.add(inc.ID, inc.SLA.Deadline)
+			s.due.Add(inc.ID, inc.SLA.Deadline)
 		}
 	}
 	if err := s.Flush(ctx); err != nil {

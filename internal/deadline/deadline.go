@@ -1,0 +1,123 @@
+// Package deadline wakes a service when deadlines pass: SLA deadlines of
+// incidents, sign-for and completion deadlines of work orders, escalation
+// steps. One clock timer waits for the earliest deadline and a heap holds
+// the rest, so a hundred thousand open cases cost one timer.
+//
+// Entries may be stale — the case moved on, or its deadline was extended —
+// because the callback re-reads what it is about and decides; nothing here
+// needs to be kept exact, and a service that restarts rebuilds the heap
+// from its store.
+package deadline
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+
+	"github.com/govkit/govkit/clock"
+)
+
+// Scheduler calls Fire with the key of every deadline that passes, by the
+// injected clock. It is safe for concurrent use.
+type Scheduler[K comparable] struct {
+	clk  clock.Clock
+	fire func(K)
+
+	mu      sync.Mutex
+	due     dueHeap[K]
+	timer   clock.Timer
+	timerAt time.Time
+	stopped bool
+}
+
+// New returns a scheduler that calls fire, outside its lock, for each key
+// whose deadline has passed.
+func New[K comparable](clk clock.Clock, fire func(K)) *Scheduler[K] {
+	return &Scheduler[K]{clk: clk, fire: fire}
+}
+
+type due[K comparable] struct {
+	at  time.Time
+	key K
+}
+
+type dueHeap[K comparable] []due[K]
+
+func (h dueHeap[K]) Len() int           { return len(h) }
+func (h dueHeap[K]) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap[K]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap[K]) Push(x any)        { *h = append(*h, x.(due[K])) }
+func (h *dueHeap[K]) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// Add schedules a call for key at at; a zero at is ignored.
+func (s *Scheduler[K]) Add(key K, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	heap.Push(&s.due, due[K]{at, key})
+	s.arm()
+}
+
+// arm sets the timer for the earliest deadline; s.mu is held.
+func (s *Scheduler[K]) arm() {
+	if len(s.due) == 0 {
+		return
+	}
+	next := s.due[0].at
+	if s.timer != nil && !next.Before(s.timerAt) {
+		return
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timerAt = next
+	s.timer = s.clk.AfterFunc(next.Sub(s.clk.Now()), s.run)
+}
+
+// run fires every deadline that has passed, then re-arms.
+func (s *Scheduler[K]) run() {
+	s.mu.Lock()
+	s.timer = nil
+	now := s.clk.Now()
+	var keys []K
+	for len(s.due) > 0 && !s.due[0].at.After(now) {
+		keys = append(keys, heap.Pop(&s.due).(due[K]).key)
+	}
+	s.mu.Unlock()
+	for _, k := range keys {
+		s.fire(k)
+	}
+	s.mu.Lock()
+	if !s.stopped {
+		s.arm()
+	}
+	s.mu.Unlock()
+}
+
+// Stop cancels the timer; later Adds are ignored.
+func (s *Scheduler[K]) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.due = nil
+}
+
+// Pending returns how many calls are scheduled.
+func (s *Scheduler[K]) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.due)
+}

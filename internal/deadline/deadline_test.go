@@ -1,0 +1,96 @@
+package deadline
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/govkit/govkit/clock"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+func TestFiresInOrderWhenDue(t *testing.T) {
+	clk := clock.NewManual(t0)
+	var fired []string
+	s := New(clk, func(k string) { fired = append(fired, k) })
+	s.Add("c", t0.Add(3*time.Hour))
+	s.Add("a", t0.Add(time.Hour))
+	s.Add("b", t0.Add(2*time.Hour))
+	s.Add("ignored", time.Time{})
+	if s.Pending() != 3 {
+		t.Fatalf("pending %d", s.Pending())
+	}
+	clk.Advance(90 * time.Minute)
+	if len(fired) != 1 || fired[0] != "a" {
+		t.Fatalf("after 1.5 h fired %v", fired)
+	}
+	clk.Advance(2 * time.Hour)
+	if len(fired) != 3 || fired[1] != "b" || fired[2] != "c" {
+		t.Fatalf("fired %v", fired)
+	}
+}
+
+func TestEarlierDeadlineRearms(t *testing.T) {
+	clk := clock.NewManual(t0)
+	var fired []int
+	s := New(clk, func(k int) { fired = append(fired, k) })
+	s.Add(1, t0.Add(time.Hour))
+	s.Add(2, t0.Add(time.Minute)) // earlier than the armed timer
+	clk.Advance(2 * time.Minute)
+	if len(fired) != 1 || fired[0] != 2 {
+		t.Fatalf("fired %v", fired)
+	}
+}
+
+func TestFireMayReschedule(t *testing.T) {
+	clk := clock.NewManual(t0)
+	var s *Scheduler[string]
+	n := 0
+	s = New(clk, func(k string) {
+		n++
+		if n < 3 {
+			s.Add(k, clk.Now().Add(time.Minute)) // a deadline that moved later
+		}
+	})
+	s.Add("x", t0.Add(time.Minute))
+	clk.Advance(10 * time.Minute)
+	if n != 3 {
+		t.Fatalf("fired %d times", n)
+	}
+}
+
+func TestStop(t *testing.T) {
+	clk := clock.NewManual(t0)
+	fired := 0
+	s := New(clk, func(string) { fired++ })
+	s.Add("x", t0.Add(time.Minute))
+	s.Stop()
+	s.Add("y", t0.Add(time.Minute))
+	clk.Advance(time.Hour)
+	if fired != 0 || s.Pending() != 0 {
+		t.Fatalf("fired %d, pending %d after Stop", fired, s.Pending())
+	}
+}
+
+func TestConcurrentAdds(t *testing.T) {
+	clk := clock.NewManual(t0)
+	var mu sync.Mutex
+	fired := 0
+	s := New(clk, func(int) { mu.Lock(); fired++; mu.Unlock() })
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				s.Add(g*100+i, t0.Add(time.Duration(i+1)*time.Second))
+			}
+		}()
+	}
+	wg.Wait()
+	clk.Advance(time.Hour)
+	if fired != 800 {
+		t.Fatalf("fired %d of 800", fired)
+	}
+}
