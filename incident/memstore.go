@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
+	"github.com/govkit/govkit/internal/memoutbox"
 	"github.com/hashicorp/go-memdb"
 )
 
@@ -34,14 +35,7 @@ type MemoryStore struct {
 	keys     map[string]uuid.UUID
 	nearby   map[string][]uuid.UUID // category + cell → incidents reported there
 	timeline map[uuid.UUID][]Entry
-	outbox   []outboxItem // in commit order; published items leave from the front
-	outboxAt map[string]int
-	dropped  int // items that left the front, to turn outboxAt into indexes
-}
-
-type outboxItem struct {
-	msg  bus.Message
-	done bool
+	outbox   memoutbox.Outbox
 }
 
 // row is what memdb indexes.
@@ -82,7 +76,7 @@ func NewMemoryStore() *MemoryStore {
 	}
 	return &MemoryStore{
 		db: db, keys: map[string]uuid.UUID{}, nearby: map[string][]uuid.UUID{},
-		timeline: map[uuid.UUID][]Entry{}, outboxAt: map[string]int{},
+		timeline: map[uuid.UUID][]Entry{},
 	}
 }
 
@@ -181,7 +175,7 @@ func (s *MemoryStore) check(txn *memdb.Txn, c Change) (map[uuid.UUID]*Incident, 
 		seen[e.Incident][e.Seq] = true
 	}
 	for _, m := range c.Events {
-		if _, dup := s.outboxAt[m.ID]; dup {
+		if s.outbox.Has(m.ID) {
 			return nil, fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
 		}
 	}
@@ -238,22 +232,7 @@ func (s *MemoryStore) publish(c Change, before map[uuid.UUID]*Incident) {
 		slices.SortFunc(tl, func(a, b Entry) int { return a.Seq - b.Seq })
 		s.timeline[e.Incident] = tl
 	}
-	for _, m := range c.Events {
-		s.outboxAt[m.ID] = s.dropped + len(s.outbox)
-		s.outbox = append(s.outbox, outboxItem{msg: cloneMessage(m)})
-	}
-}
-
-func cloneMessage(m bus.Message) bus.Message {
-	if m.Headers != nil {
-		h := make(map[string]string, len(m.Headers))
-		for k, v := range m.Headers {
-			h[k] = v
-		}
-		m.Headers = h
-	}
-	m.Data = slices.Clone(m.Data)
-	return m
+	s.outbox.Add(c.Events...)
 }
 
 // Get implements Store.
@@ -369,13 +348,7 @@ func (s *MemoryStore) Nearby(ctx context.Context, category string, center geo.Po
 func (s *MemoryStore) Pending(ctx context.Context, limit int) ([]bus.Message, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []bus.Message
-	for i := 0; i < len(s.outbox) && len(out) < limit; i++ {
-		if !s.outbox[i].done {
-			out = append(out, cloneMessage(s.outbox[i].msg))
-		}
-	}
-	return out, nil
+	return s.outbox.Pending(limit), nil
 }
 
 // MarkPublished implements Store. Published events are forgotten: the
@@ -383,20 +356,6 @@ func (s *MemoryStore) Pending(ctx context.Context, limit int) ([]bus.Message, er
 func (s *MemoryStore) MarkPublished(ctx context.Context, ids ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		if at, ok := s.outboxAt[id]; ok {
-			s.outbox[at-s.dropped].done = true
-			delete(s.outboxAt, id)
-		}
-	}
-	n := 0
-	for n < len(s.outbox) && s.outbox[n].done {
-		n++
-	}
-	if n > 0 {
-		clear(s.outbox[:n]) // let the messages be collected
-		s.outbox = s.outbox[n:]
-		s.dropped += n
-	}
+	s.outbox.MarkPublished(ids...)
 	return nil
 }
