@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +14,7 @@ import (
 	"github.com/govkit/govkit/calendar"
 	"github.com/govkit/govkit/clock"
 	"github.com/govkit/govkit/internal/deadline"
+	"github.com/govkit/govkit/internal/relay"
 	"github.com/govkit/govkit/region"
 )
 
@@ -86,8 +85,7 @@ type Service struct {
 	cfg     Config
 	due     *deadline.Scheduler[uuid.UUID]
 
-	flushMu     sync.Mutex  // one flusher at a time keeps events in order
-	flushWanted atomic.Bool // events were committed since the flusher last looked
+	relay *relay.Relay // nil without a bus
 }
 
 // NewService validates cfg and returns a service. Call Shutdown when done
@@ -137,6 +135,9 @@ func NewService(cfg Config) (*Service, error) {
 		clk: cfg.Clock, cal: cfg.Calendar, log: cfg.Logger, cfg: cfg,
 	}
 	s.due = deadline.New(s.clk, s.checkOverdue)
+	if cfg.Bus != nil {
+		s.relay = relay.New(cfg.Store, cfg.Bus)
+	}
 	return s, nil
 }
 
@@ -300,56 +301,13 @@ func (s *Service) after(ctx context.Context, incs ...*Incident) {
 
 // Flush publishes the events waiting in the outbox, oldest first, marking
 // each published once the bus has accepted it. It stops at the first
-// failure, so events of one case never overtake each other.
-//
-// One flush runs at a time. A call that finds another running leaves the
-// work to it (the running flush goes round again for events committed
-// meanwhile), so that busy intake does not queue up behind the bus.
+// failure, so events of one case never overtake each other; the rest wait
+// for the next Flush (or Restore).
 func (s *Service) Flush(ctx context.Context) error {
-	if s.pub == nil {
+	if s.relay == nil {
 		return nil
 	}
-	s.flushWanted.Store(true)
-	for s.flushWanted.Load() {
-		if !s.flushMu.TryLock() {
-			return nil
-		}
-		s.flushWanted.Store(false)
-		err := s.flushOnce(ctx)
-		s.flushMu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Service) flushOnce(ctx context.Context) error {
-	for {
-		msgs, err := s.store.Pending(ctx, 256)
-		if err != nil || len(msgs) == 0 {
-			return err
-		}
-		for i, m := range msgs {
-			if err := s.pub.Publish(ctx, m); err != nil {
-				if i > 0 {
-					_ = s.store.MarkPublished(ctx, ids(msgs[:i])...)
-				}
-				return fmt.Errorf("incident: publishing %s: %w", m.Subject, err)
-			}
-		}
-		if err := s.store.MarkPublished(ctx, ids(msgs)...); err != nil {
-			return err
-		}
-	}
-}
-
-func ids(msgs []bus.Message) []string {
-	out := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.ID
-	}
-	return out
+	return s.relay.Flush(ctx)
 }
 
 // deadline returns when a phase that starts at start and may take sla of
