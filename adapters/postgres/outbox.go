@@ -86,6 +86,9 @@ func WriteOutbox(ctx context.Context, tx pgx.Tx, msgs ...OutboxMessage) error {
 		}
 		batch.Queue(insertOutbox, id, m.Subject, m.Key, headers, data, createdAt)
 	}
+	// Wake relays when the transaction commits (a notification of a
+	// rolled-back transaction is never delivered).
+	batch.Queue(`SELECT pg_notify($1, '')`, OutboxChannel)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("postgres: write outbox: %w", err)
 	}
@@ -98,8 +101,9 @@ func WriteOutbox(ctx context.Context, tx pgx.Tx, msgs ...OutboxMessage) error {
 // disjoint sets. Publish them, call [MarkPublished] in the same tx, and
 // commit. limit must be positive ([ErrInvalidArgument] otherwise).
 //
-// With several concurrent relays, messages are published in Seq order only
-// within each fetched set; run a single relay when global order matters.
+// With several concurrent fetchers, messages are published in Seq order only
+// within each fetched set; [Relay] serialises its batches with an advisory
+// lock so that order holds across processes.
 func FetchUnpublished(ctx context.Context, tx pgx.Tx, limit int) ([]OutboxMessage, error) {
 	if tx == nil {
 		return nil, fmt.Errorf("%w: FetchUnpublished needs a transaction", ErrInvalidArgument)
