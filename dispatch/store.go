@@ -137,11 +137,12 @@ func (uuidIndex) FromArgs(args ...any) ([]byte, error) {
 var dispatchSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"order": {Name: "order", Indexes: map[string]*memdb.IndexSchema{
 		"id":   {Name: "id", Unique: true, Indexer: uuidIndex{}},
-		"case": {Name: "case", Indexer: &memdb.StringFieldIndex{Field: "Case"}},
-		"body": {Name: "body", Indexer: &memdb.StringFieldIndex{Field: "Body"}},
+		// The store takes records as they come; memdb treats "" as missing.
+		"case": {Name: "case", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Case"}},
+		"body": {Name: "body", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Body"}},
 	}},
 	"case": {Name: "case", Indexes: map[string]*memdb.IndexSchema{
-		"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Case"}},
+		"id": {Name: "id", Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Case"}},
 	}},
 }}
 
@@ -199,10 +200,12 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 			return err
 		}
 	}
+	events := map[string]bool{}
 	for _, m := range c.Events {
-		if s.outbox.Has(m.ID) {
+		if s.outbox.Has(m.ID) || events[m.ID] {
 			return fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
 		}
+		events[m.ID] = true
 	}
 	txn.Commit()
 	s.outbox.Add(c.Events...)
@@ -212,14 +215,14 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 // checkVersion applies the Change rule: Version 1 creates, others update.
 func checkVersion(what string, want, have int64, exists bool) error {
 	switch {
+	case want < 1:
+		return fmt.Errorf("%w: %s has version %d", ErrInvalidCommand, what, want)
 	case want == 1 && exists:
 		return fmt.Errorf("%w: %s already exists", ErrConflict, what)
 	case want != 1 && !exists:
 		return fmt.Errorf("%w: %s", ErrNotFound, what)
 	case want != 1 && have != want-1:
 		return fmt.Errorf("%w: %s is at version %d, the change expects %d", ErrConflict, what, have, want-1)
-	case want < 1:
-		return fmt.Errorf("%w: %s has version %d", ErrInvalidCommand, what, want)
 	}
 	return nil
 }

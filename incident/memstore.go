@@ -174,10 +174,12 @@ func (s *MemoryStore) check(txn *memdb.Txn, c Change) (map[uuid.UUID]*Incident, 
 		}
 		seen[e.Incident][e.Seq] = true
 	}
+	events := map[string]bool{}
 	for _, m := range c.Events {
-		if s.outbox.Has(m.ID) {
+		if s.outbox.Has(m.ID) || events[m.ID] {
 			return nil, fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
 		}
+		events[m.ID] = true
 	}
 	return before, nil
 }

@@ -44,7 +44,9 @@ const IncidentComponent = "incident"
 // timestamptz. Idempotency keys, once claimed, stay with their case even
 // if a later version drops them, so a retried report never opens a second
 // case. Event IDs must be UUIDs in canonical form (see IncidentEventError);
-// an event's zero Time is stored as the transaction's time.
+// an event's zero Time is stored as the transaction's time. Pending and
+// MarkPublished see only the events this store wrote (the table
+// govkit_incident_event marks them); a Relay publishes the whole outbox.
 type IncidentStore struct {
 	db     *DB
 	sealer *pii.Sealer
@@ -153,6 +155,17 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 				return fmt.Errorf("%w: an event of the change is already in the outbox: %w", incident.ErrConflict, err)
 			}
 			return err
+		}
+		if len(events) > 0 {
+			batch := &pgx.Batch{}
+			ids := make([]uuid.UUID, len(events))
+			for i, e := range events {
+				ids[i] = e.ID
+			}
+			s.events().mark(batch, ids)
+			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+				return fmt.Errorf("postgres: mark incident events: %w", err)
+			}
 		}
 		return nil
 	})
@@ -575,62 +588,21 @@ func (s *IncidentStore) Nearby(ctx context.Context, category string, center geo.
 	return out, nil
 }
 
-// Pending implements incident.Store. The outbox is shared: Pending returns
-// every unpublished message of govkit_outbox, in the order written (Seq),
-// whichever store wrote it, as the relay that publishes them sees them. It
-// does not lock; a relay that runs several instances should use
-// FetchUnpublished instead.
+// Pending implements incident.Store: the unpublished messages this store
+// wrote, in the order written (Seq).
 func (s *IncidentStore) Pending(ctx context.Context, limit int) ([]bus.Message, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	rows, err := s.db.pool.Query(ctx, `SELECT id, subject, key, headers, data, created_at
-		FROM govkit_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: read pending outbox messages: %w", err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (bus.Message, error) {
-		var (
-			m  bus.Message
-			id uuid.UUID
-		)
-		if err := r.Scan(&id, &m.Subject, &m.Key, &m.Headers, &m.Data, &m.Time); err != nil {
-			return m, err
-		}
-		m.ID, m.Time = id.String(), m.Time.UTC()
-		// The outbox stores absent headers and data as empty.
-		if len(m.Headers) == 0 {
-			m.Headers = nil
-		}
-		if len(m.Data) == 0 {
-			m.Data = nil
-		}
-		return m, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: read pending outbox messages: %w", err)
-	}
-	return msgs, nil
+	return s.events().pending(ctx, limit)
 }
 
 // MarkPublished implements incident.Store: it sets published_at on the
-// outbox messages with the given IDs. IDs that are unknown, already
-// published or not UUIDs are ignored.
+// outbox messages with the given IDs that this store wrote. Other IDs
+// (unknown, another store's, already published, not UUIDs) are ignored.
 func (s *IncidentStore) MarkPublished(ctx context.Context, ids ...string) error {
-	uuids := make([]uuid.UUID, 0, len(ids))
-	for _, id := range ids {
-		if u, err := uuid.Parse(id); err == nil {
-			uuids = append(uuids, u)
-		}
-	}
-	if len(uuids) == 0 {
-		return nil
-	}
-	if _, err := s.db.pool.Exec(ctx, `UPDATE govkit_outbox SET published_at = now()
-		WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, uuids); err != nil {
-		return fmt.Errorf("postgres: mark outbox messages published: %w", err)
-	}
-	return nil
+	return s.events().markPublished(ctx, ids...)
+}
+
+func (s *IncidentStore) events() outboxView {
+	return outboxView{db: s.db, marker: "govkit_incident_event", what: "incident events"}
 }
 
 // incidentTime returns t as stored: UTC at microsecond precision.

@@ -245,8 +245,8 @@ func isUniqueViolation(err error) bool {
 // testPostgres is a PostgreSQL server of the test's own, on a free port.
 type testPostgres struct {
 	bin, data, sock string
-	port           int
-	dsn            string
+	port            int
+	dsn             string
 }
 
 // startPostgres initialises and starts a server with the machine's

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) incident.Store) {
 		{"CancelledContext", testCancelledContext},
 		{"TimelineOfUnknownIncident", testTimelineOfUnknownIncident},
 		{"NearbyFollowsUpdates", testNearbyFollowsUpdates},
+		{"DuplicateEventInOneChange", testDuplicateEventInOneChange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1079,4 +1080,18 @@ func testNearbyFollowsUpdates(t *testing.T, s incident.Store) {
 	require.NoError(t, err)
 	require.Len(t, now, 1)
 	require.Equal(t, inc.ID, now[0].ID)
+}
+
+// testDuplicateEventInOneChange: two events with one ID in a change are a
+// conflict, and nothing is written.
+func testDuplicateEventInOneChange(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	inc := newIncident(t, muckTruck, "500107001002003", yangjiaping, base)
+	m := event(t, inc, incident.EventReported, base)
+	err := s.Apply(ctx, incident.Change{Create: []incident.Incident{inc}, Events: []bus.Message{m, m}})
+	require.ErrorIs(t, err, incident.ErrConflict)
+	requireAbsent(t, s, inc.ID)
+	pending, err := s.Pending(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending)
 }
