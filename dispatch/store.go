@@ -136,7 +136,7 @@ func (uuidIndex) FromArgs(args ...any) ([]byte, error) {
 
 var dispatchSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"order": {Name: "order", Indexes: map[string]*memdb.IndexSchema{
-		"id":   {Name: "id", Unique: true, Indexer: uuidIndex{}},
+		"id": {Name: "id", Unique: true, Indexer: uuidIndex{}},
 		// The store takes records as they come; memdb treats "" as missing.
 		"case": {Name: "case", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Case"}},
 		"body": {Name: "body", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Body"}},
