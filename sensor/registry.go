@@ -17,9 +17,9 @@ import (
 
 // Errors of the registry.
 var (
-	ErrInvalidDevice = errors.New("sensor: invalid device")
-	ErrUnknownDevice = errors.New("sensor: unknown device")
-	ErrDuplicate     = errors.New("sensor: duplicate")
+	ErrInvalidDevice  = errors.New("sensor: invalid device")
+	ErrUnknownDevice  = errors.New("sensor: unknown device")
+	ErrDuplicate      = errors.New("sensor: duplicate")
 	ErrUnknownProfile = errors.New("sensor: unknown profile")
 )
 
