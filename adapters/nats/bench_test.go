@@ -124,7 +124,6 @@ func BenchmarkBusThroughputPacked(b *testing.B) {
 	benchThroughputWith(b, nats.Options{MaxAckPending: 8192, PackSize: 32}, false, publishBatches)
 }
 
-
 // BenchmarkBusThroughputPublish: as BenchmarkBusThroughput, but 256
 // goroutines each calling Publish and waiting for the acknowledgement.
 func BenchmarkBusThroughputPublish(b *testing.B) { benchThroughput(b, false, publishEach) }
