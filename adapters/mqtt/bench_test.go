@@ -1,0 +1,122 @@
+package mqtt
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/govkit/govkit/bus"
+)
+
+// BenchmarkBusThroughput measures publish → broker → consume → ack at
+// QoS 1 over loopback: one publishing bus (PublishBatch from several
+// goroutines, so that many messages are in flight) and one subscribing bus
+// (one member, default Concurrency), with the broker, all on the same
+// machine. It reports msgs/s (messages handled and acknowledged per second,
+// end to end) and lost (sequence gaps the subscriber counted: the figure
+// is valid only when lost is 0).
+//
+// The broker is GOVKIT_TEST_MQTT; with GOVKIT_BENCH_OWN_BROKER=1 the
+// benchmark starts its own Mosquitto with the lossless settings instead.
+func BenchmarkBusThroughput(b *testing.B) {
+	var server string
+	brokerCPU := func() time.Duration { return 0 }
+	if os.Getenv("GOVKIT_BENCH_OWN_BROKER") == "1" {
+		br := startBroker(b, losslessConfig)
+		server, brokerCPU = br.url(), br.cpuTime
+	} else {
+		server = serverURL(b)
+	}
+	const (
+		publishers = 4
+		batch      = 128
+		devices    = 1000
+	)
+	pubOpts := testOptions(b, server)
+	pubOpts.ClientID += "-p"
+	subOpts := testOptions(b, server)
+	subOpts.ClientID += "-s"
+	pb, sb := newTestBus(b, pubOpts), newTestBus(b, subOpts)
+	root := "govkit-bench." + randomToken()
+
+	var handled atomic.Int64
+	target := int64(b.N)
+	done := make(chan struct{})
+	_, err := sb.Subscribe(context.Background(), root+".>", "bench", func(ctx context.Context, m bus.Message) error {
+		if handled.Add(1) == target {
+			close(done)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := []byte(`{"device":"d-000","t":21.5,"rh":0.43}`)
+	subjects := make([]string, devices)
+	keys := make([]string, devices)
+	for i := range devices {
+		keys[i] = "d" + strconv.Itoa(i)
+		subjects[i] = root + ".sensor." + keys[i] + ".reading"
+	}
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	cpu0, bcpu0 := cpuTime(), brokerCPU()
+	start := time.Now()
+	for range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msgs := make([]bus.Message, 0, batch)
+			for {
+				first := next.Add(batch) - batch
+				if first >= int64(b.N) {
+					return
+				}
+				msgs = msgs[:0]
+				for i := first; i < min(first+batch, int64(b.N)); i++ {
+					d := int(i % devices)
+					m := bus.NewMessage(subjects[d], payload)
+					m.Key = keys[d]
+					msgs = append(msgs, m)
+				}
+				if err := pb.PublishBatch(ctx, msgs); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+	}
+	elapsed := time.Since(start)
+	cpu, bcpu := cpuTime()-cpu0, brokerCPU()-bcpu0
+	b.StopTimer()
+	st := sb.Stats()
+	b.ReportMetric(float64(handled.Load())/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(st.Lost), "lost")
+	b.ReportMetric(float64(st.Duplicates), "dups")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(max(handled.Load(), 1)), "client-cpu-µs/msg")
+	if bcpu > 0 {
+		b.ReportMetric(float64(bcpu.Microseconds())/float64(max(handled.Load(), 1)), "broker-cpu-µs/msg")
+	}
+	if handled.Load() < target || st.Lost > 0 {
+		b.Errorf("invalid figure: handled %d of %d, %d lost (the broker dropped messages; use the lossless settings)", handled.Load(), target, st.Lost)
+	}
+}
+
+// cpuTime returns the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,81 @@
+// Package mqtt is a govkit bus.Bus over an MQTT v5 broker, with QoS 1,
+// persistent sessions and shared subscriptions. It is how sensors,
+// gateways and field devices reach govkit, and how a district spreads the
+// handling of their messages over several processes.
+//
+// # Mapping
+//
+// A bus subject maps to a topic level by level ("gov.500000.500107.sensor"
+// becomes "gov/500000/500107/sensor"; see Topic, Filter and Subject). A
+// consumer group is an MQTT shared subscription, "$share/<group>/<filter>":
+// the broker deals the group's messages out to its members, and every
+// group receives every matching message. Message fields other than Data
+// travel as MQTT v5 user properties (see PropMeta); devices that publish
+// plain MQTT are accepted too, each delivery getting a fresh ID.
+//
+// # Sessions
+//
+// Every member is an MQTT client with a persistent session (clean start
+// off, Options.SessionExpiry), named from Options.ClientID, the group, the
+// pattern and a slot. While a member is away, through a network failure,
+// a Close or a restart of its process, the broker keeps its subscription
+// and queues its share of the group's messages; the member comes back
+// under the same name and receives them. Reconnection is automatic, with
+// backoff, and re-subscribes when the broker lost the session (for
+// example, a broker restarted without persistence). Leave ends a
+// membership for good.
+//
+// # Acknowledgement
+//
+// A message is acknowledged (PUBACK) only after its handler returned nil,
+// in the order received as MQTT requires. MQTT has no negative
+// acknowledgement, so a failing handler is retried in place, with
+// backoff, up to Options.MaxAttempts calls; then the message is handed
+// back: republished to the group's retry topic (RetryTopic) with the next
+// Attempt number and acknowledged only once the broker has taken the copy.
+// Nothing is dropped; a crash between the two steps causes a duplicate,
+// which handlers absorb by Message.ID as the bus contract requires.
+// Within one member, messages with the same Key run in order on one
+// goroutine; across members, and after a hand-back, MQTT cannot order a
+// key, so this adapter does not promise per-key order for a group (use the
+// NATS adapter where that matters).
+//
+// # Loss detection
+//
+// Publishers number their messages per (subject, key) stream (PropSeq,
+// PropSource); each group tracks the numbers and reports gaps through
+// Options.OnGap and Stats (Gaps, Lost, Reordered, Duplicates). A device
+// that sets PropKey, PropSeq and PropSource itself gets the same checks.
+// Gaps are how a deployment learns that its broker drops messages.
+//
+// # A lossless Mosquitto
+//
+// Left at its defaults Mosquitto silently discards QoS 1 messages: it
+// queues at most 1,000 messages and 20 in flight per client and drops the
+// rest (measured on a fast stream here: most of it never arrived). A
+// deployment that must not lose data sets, in mosquitto.conf:
+//
+//	max_queued_messages 0      # or a bound larger than any backlog
+//	max_queued_bytes 0
+//	max_inflight_messages 0
+//	max_inflight_bytes 0
+//	persistence true
+//	persistence_location /var/lib/mosquitto/
+//	autosave_interval 60       # see below
+//
+// Mosquitto writes its state to disk on a clean shutdown and every
+// autosave_interval seconds, not per message: a crash (kill -9, power loss)
+// loses what arrived since the last save. "autosave_on_changes true" with
+// "autosave_interval 1" saves after every change, narrowing that window at
+// a large cost in throughput. Where a crash must lose nothing acknowledged,
+// put the NATS adapter, whose JetStream stores before it acknowledges,
+// behind the devices' MQTT.
+//
+// # Scaling
+//
+// Mosquitto is one thread: one broker carries tens of thousands of QoS 1
+// messages a second (see BENCHMARKS.md). Consumers scale by adding members
+// to a group, in any process. Beyond one broker, partition devices over
+// several brokers (by district, say) with a Bus per broker, or run a
+// clustered MQTT broker that supports shared subscriptions across nodes.
+package mqtt
