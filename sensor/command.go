@@ -125,7 +125,8 @@ type CommanderOptions struct {
 	// Retain is how long a finished command stays queryable (default 1 h).
 	Retain time.Duration
 	// OnChange, if set, is called after every change of state, outside the
-	// Commander's lock.
+	// Commander's lock. A device that answers before Send returns can have
+	// its reply reported before the "sent" notice; order by State.
 	OnChange func(CommandRecord)
 }
 
@@ -213,48 +214,52 @@ func (c *Commander) Send(ctx context.Context, cmd Command) (CommandRecord, error
 		return CommandRecord{}, err
 	}
 
-	// Reserve a slot first, so that concurrent Sends cannot overshoot MaxOpen.
+	now := c.clk.Now()
+	id, err := uuid.NewV7()
+	if err != nil {
+		return CommandRecord{}, err
+	}
+	payload, err := json.Marshal(CommandMessage{ID: id.String(), Device: d.ID, Name: cmd.Name, Params: cmd.Params, Deadline: now.Add(cmd.Timeout).UTC()})
+	if err != nil {
+		return CommandRecord{}, fmt.Errorf("%w: %v", ErrInvalidCommand, err)
+	}
+
+	// Record the command before publishing it, so that a device quick
+	// enough to answer before Publish returns finds it; take it back if
+	// the transport refuses the message. The slot is reserved in the same
+	// step, so that concurrent Sends cannot overshoot MaxOpen.
+	e := &commandEntry{rec: CommandRecord{ID: id.String(), Command: cmd, State: CommandSent, Actor: actor.ID, Sent: now, Updated: now}}
 	c.mu.Lock()
 	if c.open >= c.opts.MaxOpen {
 		c.mu.Unlock()
 		return CommandRecord{}, fmt.Errorf("%w: %d awaiting replies", ErrTooManyCommands, c.opts.MaxOpen)
 	}
 	c.open++
+	c.cmds[e.rec.ID] = e
 	c.mu.Unlock()
 
-	now := c.clk.Now()
-	id, err := uuid.NewV7()
-	if err != nil {
-		c.release()
-		return CommandRecord{}, err
-	}
-	payload, err := json.Marshal(CommandMessage{ID: id.String(), Device: d.ID, Name: cmd.Name, Params: cmd.Params, Deadline: now.Add(cmd.Timeout).UTC()})
-	if err != nil {
-		c.release()
-		return CommandRecord{}, fmt.Errorf("%w: %v", ErrInvalidCommand, err)
-	}
 	m := bus.NewMessage(subject, payload)
 	m.ID, m.Key, m.Time = id.String(), d.ID, now
 	m.Headers = map[string]string{"govkit-kind": "sensor.command", "govkit-event": cmd.Name}
 	if err := c.pub.Publish(ctx, m); err != nil {
-		c.release()
+		c.mu.Lock()
+		delete(c.cmds, e.rec.ID)
+		if !e.rec.State.Final() {
+			c.open--
+		}
+		c.mu.Unlock()
 		return CommandRecord{}, fmt.Errorf("sensor: send %s to %s: %w", cmd.Name, d.ID, err)
 	}
 
-	e := &commandEntry{rec: CommandRecord{ID: id.String(), Command: cmd, State: CommandSent, Actor: actor.ID, Sent: now, Updated: now}}
 	c.mu.Lock()
-	c.cmds[e.rec.ID] = e
-	e.timer = c.clk.AfterFunc(cmd.Timeout, func() { c.timeout(e.rec.ID) })
-	rec := e.rec
+	if !e.rec.State.Final() { // a final reply may already have come
+		e.timer = c.clk.AfterFunc(cmd.Timeout, func() { c.timeout(e.rec.ID) })
+	}
+	sent := e.rec
+	sent.State, sent.Updated, sent.Detail = CommandSent, now, ""
 	c.mu.Unlock()
-	c.changed(rec)
-	return rec, nil
-}
-
-func (c *Commander) release() {
-	c.mu.Lock()
-	c.open--
-	c.mu.Unlock()
+	c.changed(sent)
+	return sent, nil
 }
 
 func validateCommand(cmd Command) error {

@@ -64,7 +64,7 @@ func TestVitalSignAverageOverWindow(t *testing.T) {
 	f.v.Observe([]sensor.Reading{
 		f.reading("p1", 10*time.Second, 0.40),
 		f.reading("p2", 20*time.Second, 0.30),
-		f.reading("y1", 30*time.Second, 0.01), // another district: not counted
+		f.reading("y1", 30*time.Second, 0.01),                                          // another district: not counted
 		{Device: f.h["p3"], Resource: 0, Value: 5, Observed: t0.Add(40 * time.Second)}, // battery: not counted
 	})
 	f.clk.Advance(time.Minute)
@@ -171,7 +171,9 @@ func TestVitalSignManagement(t *testing.T) {
 		{"unknown resource", ctx, func(s *sensor.VitalSign) { s.Resource = "flow" }, sensor.ErrInvalidVitalSign},
 		{"no aggregate", ctx, func(s *sensor.VitalSign) { s.Aggregate = 0 }, sensor.ErrInvalidVitalSign},
 		{"tiny window", ctx, func(s *sensor.VitalSign) { s.Window = time.Millisecond }, sensor.ErrInvalidVitalSign},
-		{"bands out of order", ctx, func(s *sensor.VitalSign) { s.Bands = []sensor.Band{{From: 1, Colour: "red"}, {From: 0, Colour: "green"}} }, sensor.ErrInvalidVitalSign},
+		{"bands out of order", ctx, func(s *sensor.VitalSign) {
+			s.Bands = []sensor.Band{{From: 1, Colour: "red"}, {From: 0, Colour: "green"}}
+		}, sensor.ErrInvalidVitalSign},
 		{"bad area", ctx, func(s *sensor.VitalSign) { s.Area = "50x" }, sensor.ErrInvalidVitalSign},
 		{"other district", ctx, func(s *sensor.VitalSign) { s.Area = "500103" }, access.ErrDenied},
 		{"whole city", ctx, func(s *sensor.VitalSign) { s.Area = "" }, access.ErrDenied},

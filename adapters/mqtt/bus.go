@@ -80,9 +80,17 @@ func (b *Bus) isClosed() bool {
 // up only when ctx ends, the bus closes, or the broker refuses the message
 // (a *BrokerError; "quota exceeded" and "server busy" also match
 // bus.ErrOverloaded). A broker that accepts a message no subscription
-// matches drops it: Publish returns nil and Stats counts NoSubscribers.
+// matches drops it: Publish returns nil and Stats counts NoSubscribers,
+// unless Options.RequireSubscribers makes that an error (ErrNoSubscribers,
+// also matching bus.ErrOverloaded) so that the caller publishes again.
+// It refuses, with bus.ErrInvalidMessage, a message whose ID, Key or
+// header names MQTT cannot carry (control characters, invalid UTF-8);
+// header values that MQTT cannot carry verbatim travel quoted.
 func (b *Bus) Publish(ctx context.Context, m bus.Message) error {
 	if err := m.Validate(); err != nil {
+		return err
+	}
+	if err := checkWire(m); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -95,17 +103,23 @@ func (b *Bus) Publish(ctx context.Context, m bus.Message) error {
 		m.Time = time.Now()
 	}
 	code, err := b.pub.publish(ctx, &flight{topic: Topic(m.Subject), m: m, numbered: true})
-	b.count(code, err)
-	return err
+	return b.count(code, err)
 }
 
-func (b *Bus) count(code byte, err error) {
-	if err == nil {
-		b.published.Add(1)
-		if code == CodeNoMatchingSubscribers {
-			b.noSubscribers.Add(1)
+// count records a publish's outcome and returns its error: with
+// RequireSubscribers, "no matching subscribers" is one.
+func (b *Bus) count(code byte, err error) error {
+	if err != nil {
+		return err
+	}
+	b.published.Add(1)
+	if code == CodeNoMatchingSubscribers {
+		b.noSubscribers.Add(1)
+		if b.opts.RequireSubscribers {
+			return fmt.Errorf("%w: %w", ErrNoSubscribers, bus.ErrOverloaded)
 		}
 	}
+	return nil
 }
 
 // PublishBatch publishes ms in order with all of them in flight at once,
@@ -117,6 +131,9 @@ func (b *Bus) count(code byte, err error) {
 func (b *Bus) PublishBatch(ctx context.Context, ms []bus.Message) error {
 	for i, m := range ms {
 		if err := m.Validate(); err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		if err := checkWire(m); err != nil {
 			return fmt.Errorf("message %d: %w", i, err)
 		}
 	}
@@ -149,8 +166,7 @@ func (b *Bus) PublishBatch(ctx context.Context, ms []bus.Message) error {
 			continue
 		}
 		code, err := b.pub.wait(ctx, f)
-		b.count(code, err)
-		if err != nil {
+		if err = b.count(code, err); err != nil {
 			errs[i], failed = err, true
 		}
 	}

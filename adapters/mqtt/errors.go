@@ -15,14 +15,18 @@ var (
 	// messages it had received before its context ended; the subscription's
 	// session was kept so that nothing is lost.
 	ErrPending = errors.New("mqtt: messages still pending")
+	// ErrNoSubscribers: with Options.RequireSubscribers, the broker took
+	// a message that no subscription matched, so nobody received it. It
+	// also matches bus.ErrOverloaded: publish it again later.
+	ErrNoSubscribers = errors.New("mqtt: no matching subscribers")
 )
 
 // Reason codes the adapter interprets (MQTT v5 §2.4).
 const (
 	// CodeNoMatchingSubscribers (0x10) in a PUBACK means the broker
 	// accepted the message but no subscription matched it, so nobody will
-	// receive it. Publish still succeeds (as on the in-process bus); Stats
-	// counts it.
+	// receive it. Publish still succeeds (as on the in-process bus) unless
+	// Options.RequireSubscribers is set; Stats counts it.
 	CodeNoMatchingSubscribers byte = 0x10
 	// CodeQuotaExceeded (0x97) means the broker refused the message for
 	// lack of room (for example Mosquitto's memory_limit).

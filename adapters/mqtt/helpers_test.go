@@ -170,6 +170,12 @@ func startBroker(t testing.TB, extra string) *broker {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	b := &broker{t: t, dir: dir, port: port, conf: filepath.Join(dir, "mosquitto.conf"), log: filepath.Join(dir, "mosquitto.log")}
+	if os.Geteuid() == 0 {
+		// Started as root, mosquitto switches to the user "mosquitto", which
+		// cannot write the test's 0700 directory: it would run without its
+		// log and, silently, without persistence.
+		extra = "user root\n" + extra
+	}
 	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence_location %s/\nlog_dest file %s\nlog_type error\nlog_type warning\nlog_type notice\n%s",
 		port, dir, b.log, extra)
 	if err := os.WriteFile(b.conf, []byte(conf), 0o600); err != nil {

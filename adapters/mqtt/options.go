@@ -69,6 +69,15 @@ type Options struct {
 	// (default 5 s).
 	Backoff, MaxBackoff time.Duration
 
+	// RequireSubscribers makes Publish fail with ErrNoSubscribers when
+	// the broker reports that no subscription matched the message, instead
+	// of succeeding with nobody receiving it. Set it where every message
+	// has a consumer group waiting: Mosquitto 2.0 does not persist shared
+	// subscriptions, so after a broker restart it drops a group's messages
+	// until a member has reconnected, and this lets the publisher (or the
+	// outbox relay) hold on to them and try again.
+	RequireSubscribers bool
+
 	// DisableLossDetection turns off sequence-gap tracking on the
 	// subscriber side. Publishers always number their messages.
 	DisableLossDetection bool

@@ -235,6 +235,11 @@ func (s *Subscription) receive(pr paho.PublishReceived) (bool, error) {
 		subject = subj
 	}
 	r := decode(p, subject, now)
+	if !retry {
+		// PropSubject belongs to hand-backs: no publisher may relabel a
+		// message with another subject than its topic's.
+		r.msg.Subject = subject
+	}
 	if retry && bus.ValidateSubject(r.msg.Subject) != nil {
 		s.b.skipped.Add(1)
 		s.b.log("mqtt: skipped a handed-back message without a valid subject", "topic", p.Topic)

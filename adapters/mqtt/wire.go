@@ -1,8 +1,10 @@
 package mqtt
 
 import (
+	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/google/uuid"
@@ -27,7 +29,8 @@ import (
 //	g1 36:0190c6a2-…-7f2b 4:d-17 30:2024-03-05T18:35:00+08:00 24:gw-3@… 3:412 0: 0:
 //
 // (without the spaces). Each header travels as its own user property,
-// HeaderPrefix plus its name.
+// HeaderPrefix plus its name, or HeaderQuotedPrefix plus its name if MQTT
+// cannot carry its value verbatim.
 const (
 	// PropMeta carries the packed fields (see above).
 	PropMeta = "govkit"
@@ -54,7 +57,52 @@ const (
 	// HeaderPrefix precedes each Message.Headers name: header "trace"
 	// travels as user property "h:trace".
 	HeaderPrefix = "h:"
+	// HeaderQuotedPrefix precedes the name of a header whose value MQTT
+	// cannot carry verbatim (see mqttString: a line break, for example):
+	// the value travels as strconv.Quote(value).
+	HeaderQuotedPrefix = "hq:"
 )
+
+// maxIDKey bounds len(ID)+len(Key), which travel in PropMeta's one MQTT
+// string of at most 65535 bytes.
+const maxIDKey = 32 << 10
+
+// mqttString reports whether s can travel as an MQTT UTF-8 string that
+// brokers accept: at most 65535 bytes of valid UTF-8 without control
+// characters (U+0000–U+001F, U+007F–U+009F) or non-characters, which MQTT
+// forbids or discourages and Mosquitto answers by closing the connection.
+// paho sends such a string anyway (and truncates a longer one), so a
+// message carrying one would be resent on every reconnection and never
+// acknowledged.
+func mqttString(s string) bool {
+	if len(s) > 65535 || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r <= 0x1f || r >= 0x7f && r <= 0x9f || r >= 0xfdd0 && r <= 0xfdef || r&0xfffe == 0xfffe {
+			return false
+		}
+	}
+	return true
+}
+
+// checkWire reports, wrapping bus.ErrInvalidMessage, fields of m that
+// MQTT cannot carry: an ID, Key or header name that is not an mqttString
+// (or an empty header name), or a header value too long even quoted.
+func checkWire(m bus.Message) error {
+	if !mqttString(m.ID) || !mqttString(m.Key) || len(m.ID)+len(m.Key) > maxIDKey {
+		return fmt.Errorf("%w: ID and Key must be valid UTF-8 without control characters, together at most %d bytes", bus.ErrInvalidMessage, maxIDKey)
+	}
+	for k, v := range m.Headers {
+		if k == "" || !mqttString(HeaderQuotedPrefix+k) {
+			return fmt.Errorf("%w: header name %q: must be non-empty valid UTF-8 without control characters", bus.ErrInvalidMessage, k)
+		}
+		if !mqttString(v) && len(strconv.Quote(v)) > 65535 {
+			return fmt.Errorf("%w: header %q: value too long", bus.ErrInvalidMessage, k)
+		}
+	}
+	return nil
+}
 
 // meta is what PropMeta carries besides the message's own fields.
 type meta struct {
@@ -97,7 +145,11 @@ func encode(m bus.Message, x meta) paho.UserProperties {
 	props := make(paho.UserProperties, 0, 1+len(m.Headers))
 	props = append(props, paho.UserProperty{Key: PropMeta, Value: string(v)})
 	for k, val := range m.Headers {
-		props = append(props, paho.UserProperty{Key: HeaderPrefix + k, Value: val})
+		if mqttString(val) {
+			props = append(props, paho.UserProperty{Key: HeaderPrefix + k, Value: val})
+		} else {
+			props = append(props, paho.UserProperty{Key: HeaderQuotedPrefix + k, Value: strconv.Quote(val)})
+		}
 	}
 	return props
 }
@@ -192,6 +244,13 @@ func decode(p *paho.Publish, subject string, now time.Time) received {
 						r.msg.Headers = map[string]string{}
 					}
 					r.msg.Headers[u.Key[len(HeaderPrefix):]] = u.Value
+				} else if len(u.Key) > len(HeaderQuotedPrefix) && u.Key[:len(HeaderQuotedPrefix)] == HeaderQuotedPrefix {
+					if v, err := strconv.Unquote(u.Value); err == nil {
+						if r.msg.Headers == nil {
+							r.msg.Headers = map[string]string{}
+						}
+						r.msg.Headers[u.Key[len(HeaderQuotedPrefix):]] = v
+					}
 				}
 			}
 		}
