@@ -29,6 +29,10 @@ var thirdParty = []string{
 	"github.com/hashicorp/go-memdb",
 	"golang.org/x/sync",
 	"github.com/tidwall/rtree",
+	"github.com/veraison/go-cose",   // codes: COSE_Sign1 / COSE_Sign
+	"github.com/fxamacker/cbor/v2",  // codes: CBOR claims and lists
+	"github.com/boombuler/barcode",  // codes: QR encoder
+	"github.com/makiuchi-d/gozxing", // codes tests only: independent QR decoder
 }
 
 // top returns the first path element of a package inside the module, or "".
