@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/govkit/govkit/access"
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/clock"
@@ -197,7 +199,8 @@ func newbornTemplate() permit.Template {
 				Outputs: []permit.Output{{ID: "insurance-no", Name: "参保编号"}}},
 			{ID: "social-security-card", Name: "社保卡申领", Department: "hrss", SLA: permit.Days(3),
 				Fields: []string{"child.name", "card.bank", "delivery.address"}, Documents: []string{"child-photo"},
-				Needs: []string{"child-id-number"}, Outputs: []permit.Output{{ID: "card-no", Name: "社保卡号"}}},
+				Needs: []string{"child-id-number"}, Outputs: []permit.Output{{ID: "card-no", Name: "社保卡号"}},
+				Fee: mustFee("12.50")}, // a card with the photo printed, say
 			{ID: "vaccination", Name: "预防接种查询", Department: "cdc", SLA: permit.Days(1), Optional: true,
 				Fields: []string{"child.name", "child.birth-date", "birth.hospital"}, Outputs: []permit.Output{{ID: "vaccination-record", Name: "预防接种记录"}}},
 		},
@@ -379,3 +382,11 @@ func (f *fixture) svcAuthorizer(t testing.TB) access.Authorizer {
 }
 
 func regionOf(s string) region.Code { return region.Code(s) }
+
+func mustFee(s string) *apd.Decimal {
+	d, _, err := apd.NewFromString(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}

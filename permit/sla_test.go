@@ -124,6 +124,9 @@ func TestTrack(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 3, 9, 2, 0, 0, 0, time.UTC), card.Expected)
 	assert.Equal(t, time.Date(2026, 3, 5, 2, 0, 0, 0, time.UTC), byItem["medical-insurance"].Expected)
 	assert.NotEmpty(t, tr.History)
+	assert.Equal(t, "12.50", tr.Fees.String(), "the bundle's fees: the card's")
+	assert.Equal(t, "12.50", card.Fee.String())
+	assert.Nil(t, byItem["hukou"].Fee, "a free item")
 
 	// Police decide early (Monday 15:00): the whole bundle is expected
 	// sooner.

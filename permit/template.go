@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/govkit/govkit/region"
 )
 
@@ -95,6 +97,9 @@ type Item struct {
 	// Optional items may be refused without refusing the bundle. No
 	// required item may need an optional item's output.
 	Optional bool `json:"optional,omitempty"`
+	// Fee is what the item costs the applicant, in yuan, as an exact
+	// decimal; nil when it is free.
+	Fee *apd.Decimal `json:"fee,omitempty"`
 }
 
 // Output is what an item produces when approved: a certificate number, a
@@ -124,6 +129,9 @@ func (t Template) Clone() Template {
 		it.Needs = slices.Clone(it.Needs)
 		it.Outputs = slices.Clone(it.Outputs)
 		it.Checklist = slices.Clone(it.Checklist)
+		if it.Fee != nil {
+			it.Fee = new(apd.Decimal).Set(it.Fee)
+		}
 		return it
 	})
 	t.Proxies = slices.Clone(t.Proxies)
@@ -300,6 +308,9 @@ func compile(t Template) (*compiled, error) {
 		}
 		if p := it.SLA.problem(); p != "" {
 			return nil, bad(path+".sla", "%s", p)
+		}
+		if it.Fee != nil && (it.Fee.Form != apd.Finite || it.Fee.Negative) {
+			return nil, bad(path+".fee", "must be a finite amount of at least zero")
 		}
 		if _, dup := c.item[it.ID]; dup {
 			return nil, bad(path+".id", "duplicate item %q", it.ID)

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/govkit/govkit/permit"
+	"github.com/cockroachdb/apd/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/govkit/govkit/permit"
 )
 
 func TestTemplateStagesRunInParallel(t *testing.T) {
@@ -56,6 +58,8 @@ func TestTemplateValidation(t *testing.T) {
 		{"no owner", func(t *permit.Template) { t.Owner = "" }, "owner"},
 		{"bad jurisdiction", func(t *permit.Template) { t.Jurisdiction = "50" }, "jurisdiction"},
 		{"negative sla", func(t *permit.Template) { t.SLA = permit.Days(-1) }, "sla"},
+		{"negative fee", func(t *permit.Template) { t.Items[0].Fee = apd.New(-5, 0) }, "items[0].fee"},
+		{"infinite fee", func(t *permit.Template) { t.Items[1].Fee = &apd.Decimal{Form: apd.Infinite} }, "items[1].fee"},
 		{"duplicate field", func(t *permit.Template) { t.Fields = append(t.Fields, t.Fields[0]) }, "fields[13].id"},
 		{"unknown kind", func(t *permit.Template) { t.Fields[0].Kind = 99 }, "fields[0].kind"},
 		{"choice without choices", func(t *permit.Template) { t.Fields[5].Choices = nil }, "fields[5].choices"},

@@ -2,9 +2,11 @@ package permit
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 )
 
@@ -30,8 +32,11 @@ type Tracking struct {
 	Overdue        bool
 	// Correction is the request awaiting the applicant, if any.
 	Correction *Correction
-	Items      []ItemTracking
-	History    []Step
+	// Fees is the sum of the fees of the items not refused or cancelled:
+	// what the applicant pays for the bundle.
+	Fees    apd.Decimal
+	Items   []ItemTracking
+	History []Step
 }
 
 // ItemTracking is where one item stands, for the applicant.
@@ -52,6 +57,7 @@ type ItemTracking struct {
 	Escalated  int
 	Finished   time.Time
 	Reasons    []string
+	Fee        *apd.Decimal // nil when the item is free
 }
 
 // Track returns the applicant's view of an application. The applicant and
@@ -95,6 +101,15 @@ func (s *Service) Track(ctx context.Context, id uuid.UUID) (Tracking, error) {
 				p := a.Items[c.producer[need]].Item
 				if a.Items[c.producer[need]].Status != ItemApproved && !slices.Contains(ti.WaitingFor, p) {
 					ti.WaitingFor = append(ti.WaitingFor, p)
+				}
+			}
+		}
+		if spec.Fee != nil {
+			ti.Fee = new(apd.Decimal).Set(spec.Fee)
+			if it.Status != ItemRejected && it.Status != ItemCancelled {
+				// Adding finite decimals is exact at this precision.
+				if _, err := feeContext.Add(&tr.Fees, &tr.Fees, spec.Fee); err != nil {
+					return Tracking{}, fmt.Errorf("permit: fees of %s: %w", a.ID, err)
 				}
 			}
 		}
@@ -164,3 +179,6 @@ func (s *Service) expected(a *Application, c *compiled, now time.Time) []time.Ti
 	}
 	return fin
 }
+
+// feeContext adds fees: 34 digits hold any sum of yuan amounts exactly.
+var feeContext = apd.Context{Precision: 34, MaxExponent: apd.MaxExponent, MinExponent: apd.MinExponent, Rounding: apd.RoundHalfEven, Traps: apd.DefaultTraps}

@@ -3,6 +3,7 @@ module github.com/govkit/govkit/adapters/postgres
 go 1.26.0
 
 require (
+	github.com/cockroachdb/apd/v3 v3.2.3
 	github.com/google/uuid v1.6.0
 	github.com/govkit/govkit v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -1018,6 +1019,7 @@ type permitItemDoc struct {
 	Joint      string               `json:"joint,omitzero"`
 	Checklist  []permitCheckDoc     `json:"checklist,omitzero"`
 	Optional   bool                 `json:"optional,omitzero"`
+	Fee        string               `json:"fee,omitzero"` // the decimal's text, exact
 }
 
 type permitOutputDoc struct {
@@ -1064,6 +1066,7 @@ func permitTemplateDocOf(t *permit.Template) permitTemplateDoc {
 				}),
 				SLA: permitWorkingTimeDocOf(it.SLA), Joint: it.Joint, Optional: it.Optional,
 				Checklist: permitSlice(it.Checklist, func(c permit.Check) permitCheckDoc { return permitCheckDoc{ID: c.ID, Text: c.Text} }),
+				Fee:       permitFeeText(it.Fee),
 			}
 		}),
 		SLA: permitWorkingTimeDocOf(t.SLA), Proxies: t.Proxies,
@@ -1097,6 +1100,7 @@ func decodePermitTemplate(b []byte) (permit.Template, error) {
 				}),
 				SLA: permitWorkingTimeOf(it.SLA), Joint: it.Joint, Optional: it.Optional,
 				Checklist: permitSlice(it.Checklist, func(c permitCheckDoc) permit.Check { return permit.Check{ID: c.ID, Text: c.Text} }),
+				Fee:       permitFee(it.Fee),
 			}
 		}),
 		SLA: permitWorkingTimeOf(d.SLA), Proxies: d.Proxies,
@@ -1555,4 +1559,25 @@ func decodePermitMoratorium(b []byte) (permit.Moratorium, error) {
 		ID: d.ID, Segment: d.Segment, Jurisdiction: d.Jurisdiction, From: permitUTC(d.From), Until: permitUTC(d.Until),
 		Cause: d.Cause, Works: d.Works, Version: d.Version,
 	}, nil
+}
+
+// permitFeeText is a fee's exact decimal text, "" for none.
+func permitFeeText(d *apd.Decimal) string {
+	if d == nil {
+		return ""
+	}
+	return d.String()
+}
+
+// permitFee parses a fee written by permitFeeText; text that is not a
+// decimal (which the store never writes) reads as no fee.
+func permitFee(s string) *apd.Decimal {
+	if s == "" {
+		return nil
+	}
+	d, _, err := apd.NewFromString(s)
+	if err != nil {
+		return nil
+	}
+	return d
 }

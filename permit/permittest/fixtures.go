@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
@@ -78,7 +79,7 @@ func fullTemplate(id string, version int) permit.Template {
 				Documents: []string{"birth-medical-certificate"}, Outputs: []permit.Output{{ID: "child-id-number", Name: "公民身份号码", Kind: permit.IDNumberField}},
 				SLA: permit.WorkingTime{Days: 2, Time: time.Hour}, Joint: "registration", Checklist: []permit.Check{{ID: "birth-verified", Text: "出生已核验"}}},
 			{ID: "card", Name: "社保卡", Department: "hrss", Fields: []string{"child.name"}, Needs: []string{"child-id-number"},
-				SLA: permit.Days(3), Optional: true},
+				SLA: permit.Days(3), Optional: true, Fee: apd.New(1250, -2)},
 			{ID: "insurance", Name: "医保", Department: "healthcare-security", Fields: []string{"child.name"}, SLA: permit.Days(1), Joint: "registration"},
 		},
 		SLA:     permit.WorkingTime{Days: 5, Time: 30 * time.Minute},
