@@ -23,8 +23,6 @@ var (
 	ErrInvalidCommand = errors.New("sensor: invalid command")
 	// ErrUnknownCommand: no command with that ID is held.
 	ErrUnknownCommand = errors.New("sensor: unknown command")
-	// ErrDeviceLocked: the device is locked and takes no commands.
-	ErrDeviceLocked = errors.New("sensor: device locked")
 	// ErrTooManyCommands: MaxOpen commands await their replies.
 	ErrTooManyCommands = errors.New("sensor: too many open commands")
 )
@@ -204,7 +202,7 @@ func (c *Commander) Send(ctx context.Context, cmd Command) (CommandRecord, error
 	}
 	actor, _ := access.ActorFrom(ctx) // Check has made sure of it
 	if d.Admin == Locked {
-		return CommandRecord{}, fmt.Errorf("%w: %s", ErrDeviceLocked, d.ID)
+		return CommandRecord{}, fmt.Errorf("%w: %s takes no commands", ErrLocked, d.ID)
 	}
 	if cmd.Timeout == 0 {
 		cmd.Timeout = c.opts.Timeout

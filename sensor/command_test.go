@@ -192,7 +192,7 @@ func TestCommandRefusals(t *testing.T) {
 	h, _ := f.reg.Lookup("lift.7.a")
 	must(t, f.reg.SetAdmin(h, sensor.Locked))
 	f.clk.Advance(time.Minute) // the first command times out, freeing its slot
-	if _, err := f.cmd.Send(ctx, sensor.Command{Device: "lift.7.a", Name: "hold-doors"}); !errors.Is(err, sensor.ErrDeviceLocked) {
+	if _, err := f.cmd.Send(ctx, sensor.Command{Device: "lift.7.a", Name: "hold-doors"}); !errors.Is(err, sensor.ErrLocked) {
 		t.Fatalf("locked device: %v", err)
 	}
 }

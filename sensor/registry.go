@@ -478,3 +478,72 @@ func (r *Registry) Behind(gateway Handle) []Handle {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
+
+// ErrUnknownResource is matched by errors about a resource name or index
+// that the device's profile does not have.
+var ErrUnknownResource = errors.New("sensor: unknown resource")
+
+// ID returns the ID of the device with handle h, removed devices included,
+// or "" for a handle never issued.
+func (r *Registry) ID(h Handle) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if int(h) >= len(r.profile) {
+		return ""
+	}
+	return string(r.id(h))
+}
+
+// Resource returns the resource at index in the profile of the device with
+// handle h (removed devices included).
+func (r *Registry) Resource(h Handle, index uint8) (Resource, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if int(h) >= len(r.profile) {
+		return Resource{}, fmt.Errorf("%w: handle %d", ErrUnknownDevice, h)
+	}
+	p := r.profiles[r.profile[h]]
+	if int(index) >= len(p.Resources) {
+		return Resource{}, fmt.Errorf("%w: %d of profile %q", ErrUnknownResource, index, p.Name)
+	}
+	return p.Resources[index], nil
+}
+
+// ResourceIndex returns the index of the named resource in the profile of
+// the device with handle h.
+func (r *Registry) ResourceIndex(h Handle, name string) (uint8, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if int(h) >= len(r.profile) || r.flags[h]&flagRemoved != 0 {
+		return 0, fmt.Errorf("%w: handle %d", ErrUnknownDevice, h)
+	}
+	p := r.profiles[r.profile[h]]
+	i := p.resource(name)
+	if i < 0 {
+		return 0, fmt.Errorf("%w: %q of profile %q", ErrUnknownResource, name, p.Name)
+	}
+	return uint8(i), nil
+}
+
+// findBytes is find for an ID held in bytes, without converting it.
+func (r *Registry) findBytes(id []byte) (Handle, bool) {
+	if len(r.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(r.slots) - 1)
+	for i := maphash.Bytes(r.seed, id) & mask; ; i = (i + 1) & mask {
+		s := r.slots[i]
+		if s == 0 {
+			return 0, false
+		}
+		if h := Handle(s - 1); string(r.id(h)) == string(id) {
+			return h, true
+		}
+	}
+}
+
+// setOutOfRange sets or clears a device's quality flag; it ignores removed
+// devices and handles never issued.
+func (r *Registry) setOutOfRange(h Handle, on bool) {
+	_ = r.setFlags(h, flagOutOfRange, on)
+}
