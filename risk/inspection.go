@@ -282,6 +282,9 @@ func (s *Service) PlanInspections(ctx context.Context, req InspectionPlanRequest
 	if req.Checklist == "" {
 		req.Checklist = NineSmallPlaces().ID
 	}
+	if _, ok := s.checklist(req.Checklist); !ok {
+		return nil, Draw{}, invalid("plan.checklist", "no checklist %q is registered", req.Checklist)
+	}
 	if _, err := region.ParseCode(string(req.Region)); err != nil {
 		return nil, Draw{}, &InputError{Field: "plan.region", Err: err}
 	}
@@ -423,12 +426,36 @@ const (
 	MajorDeadline   = 60 * 24 * time.Hour
 )
 
-// checklist returns the checklist with id (NineSmallPlaces is built in).
-func checklist(id string) (Checklist, bool) {
-	if cl := NineSmallPlaces(); cl.ID == id {
-		return cl, true
+// checklist returns the registered checklist with id (NineSmallPlaces is
+// built in).
+func (s *Service) checklist(id string) (Checklist, bool) {
+	cl, ok := s.lists[id]
+	return cl, ok
+}
+
+// validate reports what makes a checklist unusable: every item needs an
+// ID, what is checked, how and by whom, and a severity.
+func (cl Checklist) validate() error {
+	if cl.ID == "" || cl.Name == "" {
+		return missing("id", "a checklist needs an ID and a name")
 	}
-	return Checklist{}, false
+	if len(cl.Items) == 0 {
+		return missing("items", "a checklist needs items")
+	}
+	seen := map[string]bool{}
+	for i, it := range cl.Items {
+		field := fmt.Sprintf("items[%d]", i)
+		switch {
+		case it.ID == "" || seen[it.ID]:
+			return invalid(field+".id", "item IDs must be present and unique")
+		case it.What == "" || it.How == "" || it.Who == "":
+			return missing(field, "an item says what is checked, how and by whom")
+		case it.Severity != General && it.Severity != Major:
+			return invalid(field+".severity", "general or major")
+		}
+		seen[it.ID] = true
+	}
+	return nil
 }
 
 // inspectionCommand runs one change of one inspection, retrying on a
@@ -485,7 +512,7 @@ func (s *Service) RecordFindings(ctx context.Context, id uuid.UUID, findings []F
 		if in.Status != Planned {
 			return "", 0, &TransitionError{ID: in.ID, What: "inspection", From: in.Status.String(), To: Inspected.String(), Reason: "findings are recorded once"}
 		}
-		cl, ok := checklist(in.Checklist)
+		cl, ok := s.checklist(in.Checklist)
 		for i, f := range findings {
 			var item CheckItem
 			if ok {

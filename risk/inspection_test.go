@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/govkit/govkit/access"
+	"github.com/govkit/govkit/region/regiontest"
 	"github.com/govkit/govkit/risk"
 )
 
@@ -143,4 +144,46 @@ func TestFindingsRectificationAndOverdue(t *testing.T) {
 	require.Len(t, due, 1)
 	require.Equal(t, 2, due[0].Finding)
 	require.Equal(t, "shop-a", due[0].Enterprise)
+}
+
+// A district registers its own checklist (who checks what, and how):
+// inspections planned with it accept findings on its items only, and
+// plans naming an unregistered checklist are refused.
+func TestRegisteredChecklists(t *testing.T) {
+	kitchen := risk.Checklist{ID: "restaurant-kitchen", Name: "餐饮后厨燃气检查", Items: []risk.CheckItem{
+		{ID: "gas-alarm", What: "可燃气体报警器联动切断阀", How: "按测试键，查看切断阀动作", Who: "燃气企业", Severity: risk.Major},
+		{ID: "hose", What: "燃气软管不超过2米且无老化", How: "目视并测量", Who: "网格员", Severity: risk.General},
+	}}
+	f := newFixture(t, func(c *risk.Config) { c.Checklists = []risk.Checklist{kitchen} })
+	ctx := admin()
+	_, err := f.svc.RegisterEnterprise(ctx, risk.Enterprise{ID: "noodles", Name: "小面馆", Region: streetA, Credit: d("90")})
+	require.NoError(t, err)
+	task := []risk.Task{{Department: "gas", Enterprise: "noodles", Subject: "燃气安全检查"}}
+
+	_, _, err = f.svc.PlanInspections(ctx, risk.InspectionPlanRequest{Region: streetA, Year: 2025, Quarter: 2, Tasks: task, Checklist: "bakery"})
+	require.ErrorIs(t, err, risk.ErrInvalidInput, "an unregistered checklist")
+
+	plan, _, err := f.svc.PlanInspections(ctx, risk.InspectionPlanRequest{Region: streetA, Year: 2025, Quarter: 2, Tasks: task, Checklist: kitchen.ID})
+	require.NoError(t, err)
+	require.Len(t, plan, 1)
+	_, err = f.svc.RecordFindings(ctx, plan[0].ID, []risk.FindingInput{{Item: "extinguishers"}})
+	require.ErrorIs(t, err, risk.ErrInvalidInput, "an item of another checklist")
+	in, err := f.svc.RecordFindings(ctx, plan[0].ID, []risk.FindingInput{{Item: "gas-alarm", Note: "切断阀不动作"}})
+	require.NoError(t, err)
+	require.Equal(t, risk.Major, in.Findings[0].Severity, "the item's severity")
+
+	for name, c := range map[string]struct {
+		lists []risk.Checklist
+		want  error
+	}{
+		"no items":         {[]risk.Checklist{{ID: "x", Name: "X"}}, risk.ErrMissingInput},
+		"item without who": {[]risk.Checklist{{ID: "x", Name: "X", Items: []risk.CheckItem{{ID: "a", What: "w", How: "h", Severity: risk.General}}}}, risk.ErrMissingInput},
+		"no severity":      {[]risk.Checklist{{ID: "x", Name: "X", Items: []risk.CheckItem{{ID: "a", What: "w", How: "h", Who: "p"}}}}, risk.ErrInvalidInput},
+		"twice":            {[]risk.Checklist{kitchen, kitchen}, risk.ErrInvalidInput},
+	} {
+		h, err := regiontest.New(regiontest.Small())
+		require.NoError(t, err)
+		_, err = risk.NewService(risk.Config{Catalogue: catalogue(t), Regions: h, Authorizer: access.AllowAll(), Checklists: c.lists})
+		require.ErrorIs(t, err, c.want, name)
+	}
 }

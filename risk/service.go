@@ -72,6 +72,10 @@ type Config struct {
 	Tiering *Tiering
 	// SubjectPrefix is the first token of event subjects (default "gov").
 	SubjectPrefix string
+	// Checklists are the inspection templates besides the built-in
+	// NineSmallPlaces (which one of the same ID replaces): findings must
+	// name their items.
+	Checklists []Checklist
 }
 
 // Service keeps risk points and their levels: registration, explainable
@@ -91,6 +95,7 @@ type Service struct {
 	methods map[string]Method
 	rules   map[string][]ReadingRule
 	tiering *Tiering
+	lists   map[string]Checklist
 	expiry  *deadline.Scheduler[uuid.UUID]
 	overdue *deadline.Scheduler[uuid.UUID]
 	relay   *relay.Relay // nil without a bus
@@ -146,6 +151,25 @@ func NewService(cfg Config) (*Service, error) {
 	if _, ok := methods[cfg.DefaultMethod]; !ok {
 		return nil, &InputError{Field: "config.default_method", Reason: cfg.DefaultMethod, Err: ErrUnknownMethod}
 	}
+	lists := map[string]Checklist{}
+	nine := NineSmallPlaces()
+	lists[nine.ID] = nine
+	seenList := map[string]bool{}
+	for i, cl := range cfg.Checklists {
+		if err := cl.validate(); err != nil {
+			var ie *InputError
+			if errors.As(err, &ie) {
+				ie.Field = fmt.Sprintf("config.checklists[%d].%s", i, ie.Field)
+			}
+			return nil, err
+		}
+		if seenList[cl.ID] {
+			return nil, invalid(fmt.Sprintf("config.checklists[%d].id", i), "checklist %q given twice", cl.ID)
+		}
+		seenList[cl.ID] = true
+		cl.Items = slices.Clone(cl.Items)
+		lists[cl.ID] = cl
+	}
 	rules := map[string][]ReadingRule{}
 	for i, r := range cfg.ReadingRules {
 		if err := r.validate(); err != nil {
@@ -162,7 +186,7 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, cat: cfg.Catalogue, regions: cfg.Regions, az: cfg.Authorizer, clk: cfg.Clock,
-		log: cfg.Logger, cfg: cfg, methods: methods, rules: rules, tiering: cfg.Tiering,
+		log: cfg.Logger, cfg: cfg, methods: methods, rules: rules, tiering: cfg.Tiering, lists: lists,
 	}
 	s.expiry = deadline.New(s.clk, s.expire)
 	s.overdue = deadline.New(s.clk, s.checkOverdue)
