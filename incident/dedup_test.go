@@ -2,6 +2,8 @@ package incident_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -69,6 +71,29 @@ func TestAutoMergeSameAsset(t *testing.T) {
 	assert.Equal(t, uuid.Nil, other.MergedInto)
 	assert.NotEqual(t, first.Incident.ID, other.Incident.ID)
 	assert.Contains(t, h.eventNames(t, first.Incident.ID), incident.EventReportedAgain)
+}
+
+// Alarms on one asset arriving at the same moment still make one case.
+func TestAutoMergeConcurrentAlarms(t *testing.T) {
+	h := newHarness(t, func(c *incident.Config) { c.AutoMerge = incident.SameAttribute("asset") })
+	const n = 64
+	receipts := make([]incident.Receipt, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := incident.Report{Key: fmt.Sprintf("main-7-%d", i), Channel: incident.SensorAlarm, Category: "smoke-alarm", Confidence: 0.99,
+				Attributes: map[string][]string{"asset": {"main-7"}}, Point: north(inStreet1, float64(i))}
+			rc, err := h.svc.Report(as(camera), r)
+			assert.NoError(t, err)
+			receipts[i] = rc
+		})
+	}
+	wg.Wait()
+	cases := map[uuid.UUID]bool{}
+	for _, rc := range receipts {
+		cases[rc.Incident.ID] = true
+	}
+	assert.Len(t, cases, 1, "one case for one asset")
 }
 
 func TestMergeKeepsEveryReporter(t *testing.T) {

@@ -196,6 +196,10 @@ func (s *Service) Report(ctx context.Context, r Report) (Receipt, error) {
 	}
 	inc.Reporters = []Reporter{rep}
 
+	if s.cfg.AutoMerge != nil {
+		s.merging.Lock()
+		defer s.merging.Unlock()
+	}
 	suggestions, err := s.suggest(ctx, &inc, now)
 	if err != nil {
 		return Receipt{}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,7 +63,10 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// AutoMerge, if set, is asked about the best duplicate candidate of a
 	// new report; true attaches the report to that case instead of opening
-	// a new one. SameAttribute builds a common policy.
+	// a new one. SameAttribute builds a common policy. A Service decides
+	// these reports one at a time, so that alarms arriving together on one
+	// asset make one case; several processes sharing a store should route
+	// one asset's alarms to one process (a bus key per asset does that).
 	AutoMerge func(report *Incident, candidate Suggestion) bool
 	// SubjectPrefix is the first token of event subjects (default "gov").
 	SubjectPrefix string
@@ -84,6 +88,11 @@ type Service struct {
 	log     *slog.Logger
 	cfg     Config
 	due     *deadline.Scheduler[uuid.UUID]
+
+	// merging serialises Report's look-for-a-candidate-then-create when
+	// AutoMerge is set, so that two alarms on one asset arriving together
+	// make one case, not two (within this process; see Config.AutoMerge).
+	merging sync.Mutex
 
 	relay *relay.Relay // nil without a bus
 }
