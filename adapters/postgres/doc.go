@@ -1,7 +1,7 @@
 // Package postgres is govkit's PostgreSQL base: a connection pool, versioned
 // schema migrations, transactions that retry serialization failures and
 // deadlocks, and a transactional outbox. govkit's PostgreSQL stores
-// (incidents, audit, sensor readings, permits, risk points...) are built on it. It uses pgx v5
+// (incidents, audit, sensor readings, permits, risk points, codes...) are built on it. It uses pgx v5
 // and its pool, pgxpool.
 //
 // # Connecting
