@@ -248,6 +248,10 @@ type alarmRec struct {
 	// pubSilent and pubSuppressed are a group alarm's counts as last
 	// published.
 	pubSilent, pubSuppressed int
+	// stored is the version EngineOptions.Store holds (0: none); saving
+	// marks the record queued in Engine.saves or Engine.unsaved.
+	stored int64
+	saving bool
 }
 
 // newAlarm opens an alarm record.
@@ -311,6 +315,10 @@ func (e *Engine) alarmAt(slot uint32) *alarmRec {
 func (e *Engine) emit(rec *alarmRec, event, actor string, now int64) {
 	rec.a.Version++
 	rec.a.Updated = time.Unix(0, now).UTC()
+	if e.store != nil && !rec.saving {
+		rec.saving = true
+		e.saves = append(e.saves, rec)
+	}
 	switch event {
 	case EventAlarmRaised:
 		e.stats.Raised++
@@ -387,10 +395,11 @@ func alarmPath(h *region.Hierarchy, grid region.Code) []region.Code {
 	return path
 }
 
-// flush publishes queued events in order, outside the engine's lock. One
-// goroutine flushes at a time and keeps going until the outbox is empty; a
-// flush called meanwhile (from another goroutine, or from a publisher
-// that calls back into the engine) leaves its events to it.
+// flush writes changed alarms to the store and then publishes queued
+// events, in order, outside the engine's lock. One goroutine flushes at a
+// time and keeps going until nothing is queued; a flush called meanwhile
+// (from another goroutine, or from a publisher that calls back into the
+// engine) leaves its work to it.
 func (e *Engine) flush() {
 	e.mu.Lock()
 	if e.flushing {
@@ -398,10 +407,26 @@ func (e *Engine) flush() {
 		return
 	}
 	e.flushing = true
-	for len(e.outbox) > 0 {
+	_ = e.drain(nil)
+	e.flushing = false
+	e.idle.Broadcast()
+	e.mu.Unlock()
+}
+
+// drain is flush's loop; e.mu is held, and e.flushing set, on entry and on
+// return. Store writes use ctx, or StoreTimeout each when ctx is nil; the
+// error is the first write's that failed.
+func (e *Engine) drain(ctx context.Context) error {
+	var failure error
+	for first := true; first || len(e.outbox) > 0 || len(e.saves) > 0; first = false {
+		recs, writes := e.takeSaves()
 		out := e.outbox
 		e.outbox, e.spareOut = e.spareOut, nil
 		e.mu.Unlock()
+		var res saveResult
+		if len(writes) > 0 {
+			res = e.writeAlarms(ctx, writes)
+		}
 		var failed int64
 		for i := range out {
 			if err := e.pub.Publish(context.Background(), out[i]); err != nil {
@@ -413,9 +438,13 @@ func (e *Engine) flush() {
 		e.mu.Lock()
 		e.stats.PublishErrors += failed
 		e.spareOut = out[:0]
+		if len(writes) > 0 {
+			if err := e.settleSaves(recs, writes, res); err != nil && failure == nil {
+				failure = err
+			}
+		}
 	}
-	e.flushing = false
-	e.mu.Unlock()
+	return failure
 }
 
 // alarmResource describes an alarm for the authorizer.
@@ -434,6 +463,9 @@ func (e *Engine) Ack(ctx context.Context, alarmID string) (Alarm, error) {
 		a = rec.a.clone()
 	}
 	e.mu.Unlock()
+	if !ok && e.store != nil {
+		return e.ackStored(ctx, alarmID)
+	}
 	if !ok {
 		return Alarm{}, fmt.Errorf("%w: %q", ErrUnknownAlarm, alarmID)
 	}
@@ -462,7 +494,7 @@ func (e *Engine) Ack(ctx context.Context, alarmID string) (Alarm, error) {
 	rec.a.AckedBy, rec.a.AckedAt = actor, time.Unix(0, now).UTC()
 	e.emit(rec, EventAlarmAcked, actor, now)
 	a = rec.a.clone()
-	pending := len(e.outbox) > 0
+	pending := e.needFlush()
 	e.mu.Unlock()
 	if pending {
 		e.flush()
@@ -479,6 +511,13 @@ func (e *Engine) Alarm(ctx context.Context, alarmID string) (Alarm, error) {
 		a = rec.a.clone()
 	}
 	e.mu.Unlock()
+	if !ok && e.store != nil {
+		var err error
+		if a, err = e.store.Alarm(ctx, alarmID); err != nil {
+			return Alarm{}, err
+		}
+		ok = true
+	}
 	if !ok {
 		return Alarm{}, fmt.Errorf("%w: %q", ErrUnknownAlarm, alarmID)
 	}

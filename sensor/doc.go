@@ -65,10 +65,32 @@
 // car's doors while an e-bike is inside (S14), close a valve — and tracks
 // their acknowledgement, result and timeout.
 //
+// # Storage
+//
+// A Store keeps what must survive a restart: profiles, devices, rules,
+// alarms and vital-sign definitions (readings go to a Sink). MemoryStore,
+// on go-memdb, is the embedded default and the fake for tests;
+// adapters/postgres has the PostgreSQL store; package sensortest is the
+// conformance suite both pass.
+//
+// The Registry stays an in-memory table whose hot paths never touch a
+// store. Devices is the management service in front of it: it writes
+// every new profile and device, and every change of a device's state,
+// through to the store before applying it to the registry, and
+// LoadRegistry rebuilds the registry from the store at start-up. An Engine
+// given EngineOptions.Store writes its rules through, writes alarm changes
+// in batches after its lock is released (never per reading), and restores
+// its rules and open alarms in NewEngine, so that a restarted process
+// neither raises an alarm twice nor loses an acknowledgement; Vitals
+// given VitalsOptions.Store keeps its signs the same way. A start-up
+// therefore reads: LoadRegistry, NewDevices, NewEngine, NewVitals,
+// NewIngester.
+//
 // # Access
 //
-// Management calls (rules, alarms, vital signs, commands) take the actor
-// from the context and ask the access layer's authorizer, within the grid
-// of the device or rule. Ingestion authorizes its source once per
+// Management calls (devices, profiles, rules, alarms, vital signs,
+// commands) take the actor from the context and ask the access layer's
+// authorizer, within the grid of the device or rule (profiles within
+// DevicesOptions.Area). Ingestion authorizes its source once per
 // subscription or batch, never per reading.
 package sensor

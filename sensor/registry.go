@@ -206,6 +206,34 @@ func (r *Registry) validate(d *Device) error {
 	return nil
 }
 
+// check reports the error Register would return for d, without
+// registering it.
+func (r *Registry) check(d *Device) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if err := r.validate(d); err != nil {
+		return err
+	}
+	if _, dup := r.find(d.ID); dup {
+		return fmt.Errorf("%w: device %q", ErrDuplicate, d.ID)
+	}
+	return nil
+}
+
+// checkProfile reports the error AddProfile would return for p, without
+// adding it.
+func (r *Registry) checkProfile(p *Profile) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if _, dup := r.profileIdx[p.Name]; dup {
+		return fmt.Errorf("%w: profile %q", ErrDuplicate, p.Name)
+	}
+	return nil
+}
+
 // Register adds a device and returns its handle. A gateway must be
 // registered before the devices behind it.
 func (r *Registry) Register(d Device) (Handle, error) {

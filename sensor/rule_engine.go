@@ -47,6 +47,16 @@ type EngineOptions struct {
 	Storm StormOptions
 	// Logger receives publishing failures; nil logs nothing.
 	Logger *slog.Logger
+	// Store, if set, keeps the engine's rules and alarms across restarts:
+	// AddRule and RemoveRule write rules through to it, every alarm
+	// change is written after the engine's lock is released, and
+	// NewEngine restores the stored rules and open alarms (see Engine,
+	// "Persistence"). Register the devices first (LoadRegistry).
+	Store Store
+	// StoreTimeout bounds each call the engine makes to Store on its own
+	// behalf: the restore in NewEngine and the alarm writes (default
+	// 10 s). Calls made for a caller (AddRule, Ack...) use its context.
+	StoreTimeout time.Duration
 }
 
 // StormOptions configures storm control: when the devices behind a gateway,
@@ -103,6 +113,11 @@ type EngineStats struct {
 	// PublishErrors counts events the publisher refused (the alarms
 	// themselves stay listable).
 	PublishErrors int64
+	// StoreErrors counts failed alarm writes to EngineOptions.Store;
+	// Unstored is the number of alarms whose last change the store does
+	// not hold yet (written at the next change, or by Sync).
+	StoreErrors int64
+	Unstored    int
 }
 
 // Engine evaluates alarm rules. It is an Observer: attach it to ingestion
@@ -124,6 +139,37 @@ type EngineStats struct {
 // reverse index), and one byte per device once a heartbeat rule exists.
 // Devices registered after a rule was added join it at their first
 // reading or at the engine's next timer.
+//
+// # Persistence
+//
+// With EngineOptions.Store, AddRule stores a rule before it starts
+// evaluating it and RemoveRule deletes it before it stops; each fails,
+// changing nothing, if the store does. Alarm changes are written in
+// batches, never per reading: an engine step (a batch of readings, a
+// timer, a management call) marks the alarms it changed, and once the
+// engine's lock is released one goroutine at a time (the caller whose
+// step changed them; concurrent callers do not wait for it) writes each
+// one's latest state in one Store.WriteAlarms call, over the version the
+// store holds, so that a write is never lost or applied twice, and only
+// then publishes the step's events, in order. A failed write is counted
+// in Stats and retried with the next step, or by Sync; call Sync before
+// a planned shutdown. An alarm changed in the store by another writer is
+// overwritten with the engine's state: the engine owns its alarms, and a
+// store serves one engine (partitioned engines each get their own, such
+// as a PostgreSQL schema each; see postgres.WithSchema).
+// The store holds each alarm as of its last event.
+//
+// NewEngine restores the stored rules and every open alarm, re-attached
+// to the state of its rule and device (or gateway, area or burst), so
+// that a restarted process neither raises a second alarm for a condition
+// already alarmed nor loses an acknowledgement: readings clear a restored
+// alarm as they would have before. What the store does not hold starts
+// afresh: heartbeat timeouts run from the restart, "5 in a row" counts
+// from one, a Rate condition needs a window of readings again (until then
+// its restored alarms are left as they are), and a gateway's or area's
+// alarm counts every heartbeat-monitored device behind it silent until
+// it reports. Alarm and Ack find cleared alarms that have left the
+// engine's history in the store.
 type Engine struct {
 	reg  *Registry
 	clk  clock.Clock
@@ -171,6 +217,14 @@ type Engine struct {
 	flushing         bool
 	record           func(AlarmEvent) // set by Backtest instead of publishing
 
+	// persistence (EngineOptions.Store)
+	store   Store
+	manage  sync.Mutex          // serialises AddRule and RemoveRule with the store
+	saves   []*alarmRec         // alarms changed since the last write, in order
+	unsaved []*alarmRec         // alarms whose write failed, retried first
+	unsure  map[uint64]struct{} // restored states of Rate rules awaiting a known rate
+	idle    *sync.Cond          // signalled when a flush ends
+
 	stats EngineStats
 }
 
@@ -194,6 +248,8 @@ func NewEngine(reg *Registry, clk clock.Clock, pub bus.Publisher, opts EngineOpt
 		return nil, errors.New("sensor: invalid storm option")
 	case st.AreaLevel < 0 || st.AreaLevel > region.Grid:
 		return nil, fmt.Errorf("sensor: unknown area level %d", st.AreaLevel)
+	case opts.StoreTimeout < 0:
+		return nil, errors.New("sensor: negative EngineOptions.StoreTimeout")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "gov"
@@ -227,13 +283,27 @@ func NewEngine(reg *Registry, clk clock.Clock, pub bus.Publisher, opts EngineOpt
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{
+	if opts.StoreTimeout == 0 {
+		opts.StoreTimeout = 10 * time.Second
+	}
+	store := opts.Store
+	opts.Store = nil // a Backtest's private engine copies the options: it must not write
+	e := &Engine{
 		reg: reg, clk: clk, pub: pub, az: opts.Authorizer, opts: opts, log: log,
 		ruleByID: map[string]*ruleC{}, byID: map[string]*alarmRec{}, subjects: map[region.Code]string{},
 		silent: map[Handle]*alarmSilent{}, gws: map[uint32]*alarmGroup{}, areas: map[string]*alarmGroup{},
 		bursts: map[alarmBurstKey]*alarmBurst{},
 		wheel:  ruleWheel{tick: int64(opts.Tick), buckets: map[int64][]uint64{}},
-	}, nil
+		store:  store,
+	}
+	e.idle = sync.NewCond(&e.mu)
+	if store != nil {
+		if err := e.restore(); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	return e, nil
 }
 
 // Close stops the engine's timer; Observe then does nothing.
@@ -249,6 +319,7 @@ func (e *Engine) Stats() EngineStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := e.stats
+	s.Unstored = e.unstored()
 	s.Rules = len(e.ruleByID)
 	s.Open = len(e.open) - len(e.free)
 	s.Timers = e.wheel.n
@@ -608,9 +679,17 @@ func (e *Engine) AddRule(ctx context.Context, rule Rule) error {
 	if err := access.Check(ctx, e.az, ActionManageRules, ruleResource(&r.def)); err != nil {
 		return err
 	}
+	if e.store != nil {
+		e.manage.Lock()
+		defer e.manage.Unlock()
+		if err := e.storeRule(ctx, r); err != nil {
+			return err
+		}
+	}
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
+		e.unstoreRule(r.def.ID)
 		return errors.New("sensor: engine closed")
 	}
 	if _, dup := e.ruleByID[rule.ID]; dup {
@@ -618,7 +697,7 @@ func (e *Engine) AddRule(ctx context.Context, rule Rule) error {
 		return fmt.Errorf("%w: rule %q", ErrDuplicate, rule.ID)
 	}
 	e.install(r, e.clk.Now().UnixNano())
-	pending := len(e.outbox) > 0
+	pending := e.needFlush()
 	e.mu.Unlock()
 	if pending {
 		e.flush()
@@ -739,6 +818,13 @@ func (e *Engine) RemoveRule(ctx context.Context, id string) error {
 	if err := access.Check(ctx, e.az, ActionManageRules, ruleResource(&r.def)); err != nil {
 		return err
 	}
+	if e.store != nil {
+		e.manage.Lock()
+		defer e.manage.Unlock()
+		if err := e.deleteRule(ctx, id); err != nil {
+			return err
+		}
+	}
 	e.mu.Lock()
 	if e.ruleByID[id] != r {
 		e.mu.Unlock()
@@ -746,7 +832,7 @@ func (e *Engine) RemoveRule(ctx context.Context, id string) error {
 	}
 	now := e.clk.Now().UnixNano()
 	e.uninstall(r, now)
-	pending := len(e.outbox) > 0
+	pending := e.needFlush()
 	e.mu.Unlock()
 	if pending {
 		e.flush()
@@ -887,7 +973,7 @@ func (e *Engine) Observe(batch []Reading) {
 	if len(e.touched) > 0 {
 		e.announce(now)
 	}
-	pending := len(e.outbox) > 0
+	pending := e.needFlush()
 	e.mu.Unlock()
 	if pending {
 		e.flush()
@@ -924,6 +1010,9 @@ func (e *Engine) evaluate(r *ruleC, si uint32, rd *Reading, now int64) {
 	}
 	s.lastT, s.lastV = obs, float32(v)
 	s.phase |= rsHasLast
+	if len(e.unsure) > 0 && r.rateWin > 0 && e.rateUnknown(r, si, smp.rateOK) {
+		return
+	}
 	lvl := r.level(v, smp.rate, smp.rateOK)
 	if lvl < 0 && s.phase&rsMask == rsIdle {
 		return
@@ -1185,7 +1274,7 @@ func (e *Engine) fire() {
 	e.announce(now)
 	e.inFire = false
 	e.wheel.arm(e.clk, now, e.fire)
-	pending := len(e.outbox) > 0
+	pending := e.needFlush()
 	e.mu.Unlock()
 	if pending {
 		e.flush()

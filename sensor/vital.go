@@ -102,6 +102,11 @@ type VitalsOptions struct {
 	// OnValue, if set, receives every evaluation, from the clock's timer
 	// goroutine.
 	OnValue func(VitalValue)
+	// Store, if set, keeps the signs across restarts: Add and Remove
+	// write through to it (failing, and changing nothing, if it does),
+	// and NewVitals starts every stored sign (within 10 s). Register the
+	// devices first (LoadRegistry).
+	Store Store
 }
 
 // Vitals evaluates vital signs. It is an Observer: attach it to ingestion
@@ -155,7 +160,34 @@ func NewVitals(reg *Registry, clk clock.Clock, opts VitalsOptions) (*Vitals, err
 	if reg == nil || clk == nil || opts.Authorizer == nil {
 		return nil, fmt.Errorf("%w: registry, clock and authorizer are required", ErrInvalidVitalSign)
 	}
-	return &Vitals{reg: reg, clk: clk, opts: opts, byName: map[string]*vitalState{}, member: map[memberKey][]*vitalState{}}, nil
+	v := &Vitals{reg: reg, clk: clk, opts: opts, byName: map[string]*vitalState{}, member: map[memberKey][]*vitalState{}}
+	if opts.Store != nil {
+		if err := v.restore(); err != nil {
+			v.Stop()
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// restore starts every stored sign; they were authorized when added.
+func (v *Vitals) restore() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	signs, err := v.opts.Store.VitalSigns(ctx)
+	if err != nil {
+		return fmt.Errorf("sensor: restoring vital signs: %w", err)
+	}
+	for _, sign := range signs {
+		ri, err := sign.validate(v.reg)
+		if err != nil {
+			return fmt.Errorf("sensor: restoring vital sign %q (register its profile first, see LoadRegistry): %w", sign.Name, err)
+		}
+		if err := v.install(sign, ri); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *VitalSign) validate(reg *Registry) (uint8, error) {
@@ -215,6 +247,16 @@ func (v *Vitals) Add(ctx context.Context, sign VitalSign) error {
 	if err := access.Check(ctx, v.opts.Authorizer, ActionManageVitals, access.Resource{Kind: ResourceVitalSign, ID: sign.Name, Jurisdiction: area}); err != nil {
 		return err
 	}
+	if v.opts.Store != nil {
+		if err := v.opts.Store.PutVitalSign(ctx, sign); err != nil {
+			return err
+		}
+	}
+	return v.install(sign, ri)
+}
+
+// install starts evaluating a validated sign.
+func (v *Vitals) install(sign VitalSign, ri uint8) error {
 	if sign.Every == 0 {
 		sign.Every = sign.Window / 10
 	}
@@ -274,6 +316,11 @@ func (v *Vitals) Remove(ctx context.Context, name string) error {
 	}
 	if err := access.Check(ctx, v.opts.Authorizer, ActionManageVitals, access.Resource{Kind: ResourceVitalSign, ID: name, Jurisdiction: area}); err != nil {
 		return err
+	}
+	if v.opts.Store != nil {
+		if err := v.opts.Store.DeleteVitalSign(ctx, name); err != nil && !errors.Is(err, ErrUnknownVitalSign) {
+			return err
+		}
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
