@@ -6,7 +6,7 @@ MODULES := $(shell go list -m -f '{{.Dir}}')
 
 # The main demo, on embedded defaults: no server needed.
 demo:
-	go run ./examples/demo
+	go run ./examples/district
 
 # Every test of every module, with the race detector. Tests that need a
 # server read GOVKIT_TEST_POSTGRES / _NATS / _MQTT and skip when unset
