@@ -137,14 +137,6 @@ func (e *CodesEventError) Unwrap() []error {
 	return []error{ErrInvalidOutboxMessage, codes.ErrInvalid}
 }
 
-// SQLSTATEs the store maps to codes errors: a unique key taken (an event
-// ID), and text PostgreSQL cannot store.
-const (
-	codesUniqueViolation   = "23505"
-	codesBadText           = "22021"
-	codesUntranslatableChr = "22P05"
-)
-
 // codesEventMarker is the table marking the store's outbox messages.
 const codesEventMarker = "govkit_codes_event"
 
@@ -237,10 +229,10 @@ func runCodesSteps(ctx context.Context, tx pgx.Tx, steps []codesStep, eventIDs [
 // text PostgreSQL cannot hold is invalid input. Serialization failures and
 // deadlocks stay reachable for DB.InTx to retry.
 func codesWriteError(op string, err error) error {
-	switch incidentPgCode(err) {
-	case codesUniqueViolation:
+	switch pgCode(err) {
+	case sqlstateUniqueViolation:
 		return fmt.Errorf("%w: %s: %w", codes.ErrConflict, op, err)
-	case codesBadText, codesUntranslatableChr:
+	case sqlstateBadText, sqlstateUntranslatable:
 		return fmt.Errorf("%w: %s: text PostgreSQL cannot store: %w", codes.ErrInvalid, op, err)
 	}
 	return fmt.Errorf("postgres: codes: %s: %w", op, err)
@@ -677,7 +669,7 @@ func checkCodesText(c *codes.Change) error {
 		}
 	}
 	for _, f := range fields {
-		if !codesStorable(f.v) {
+		if !storable(f.v) {
 			return &codes.InputError{Field: f.name, Reason: fmt.Sprintf("%q is not UTF-8 without NUL, which PostgreSQL cannot store", f.v)}
 		}
 	}
@@ -688,35 +680,6 @@ func checkCodesText(c *codes.Change) error {
 		}
 	}
 	return nil
-}
-
-// codesStorable reports whether s can be in a text column: a key that
-// cannot be stored is simply not found.
-func codesStorable(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
-// codesOutboxMessages converts events for WriteOutbox, rejecting IDs the
-// outbox would not return unchanged.
-func codesOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
-	out := make([]OutboxMessage, len(msgs))
-	ids := make([]uuid.UUID, len(msgs))
-	for i, m := range msgs {
-		id, err := uuid.Parse(m.ID)
-		switch {
-		case err != nil:
-			return nil, nil, &CodesEventError{Index: i, ID: m.ID, Reason: "not a UUID"}
-		case id == uuid.Nil:
-			return nil, nil, &CodesEventError{Index: i, ID: m.ID, Reason: "the zero UUID"}
-		case id.String() != m.ID:
-			return nil, nil, &CodesEventError{Index: i, ID: m.ID, Reason: "not in canonical form " + id.String()}
-		case strings.TrimSpace(m.Subject) == "":
-			return nil, nil, &CodesEventError{Index: i, ID: m.ID, Reason: "empty subject"}
-		}
-		out[i] = OutboxMessage{ID: id, Subject: m.Subject, Key: m.Key, Headers: m.Headers, Data: m.Data, CreatedAt: m.Time}
-		ids[i] = id
-	}
-	return out, ids, nil
 }
 
 // codesBytes keeps nil and empty apart: nil is stored as NULL.
@@ -789,7 +752,7 @@ func (s *CodesStore) CodesOf(ctx context.Context, subject string) ([]codes.CodeR
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if !codesStorable(subject) {
+	if !storable(subject) {
 		return nil, nil
 	}
 	rows, err := s.db.pool.Query(ctx, `SELECT `+codeRecordColumns+` FROM govkit_codes_code
@@ -829,7 +792,7 @@ func (s *CodesStore) Subject(ctx context.Context, id string) (codes.Subject, err
 	if err := ctx.Err(); err != nil {
 		return codes.Subject{}, err
 	}
-	if !codesStorable(id) {
+	if !storable(id) {
 		return codes.Subject{}, fmt.Errorf("%w: subject %q", codes.ErrNotFound, id)
 	}
 	sub, err := scanCodesSubject(s.db.pool.QueryRow(ctx,
@@ -912,7 +875,7 @@ func (s *CodesStore) Ledger(ctx context.Context, subject string) ([]codes.Entry,
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if !codesStorable(subject) {
+	if !storable(subject) {
 		return nil, fmt.Errorf("%w: subject %q", codes.ErrNotFound, subject)
 	}
 	rows, err := s.db.pool.Query(ctx, `SELECT `+codesEntryColumns+` FROM govkit_codes_entry
@@ -1081,7 +1044,7 @@ func (s *CodesStore) Counter(ctx context.Context, name string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	if !codesStorable(name) {
+	if !storable(name) {
 		return 0, nil
 	}
 	var v int64
@@ -1116,4 +1079,12 @@ func (s *CodesStore) MarkPublished(ctx context.Context, ids ...string) error {
 
 func (s *CodesStore) events() outboxView {
 	return outboxView{db: s.db, marker: codesEventMarker, what: "codes events"}
+}
+
+// codesOutboxMessages converts events for WriteOutbox, rejecting them as
+// CodesEventErrors.
+func codesOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
+	return outboxMessages(msgs, false, func(i int, id, reason string) error {
+		return &CodesEventError{Index: i, ID: id, Reason: reason}
+	})
 }

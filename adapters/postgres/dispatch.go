@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -101,14 +100,6 @@ func (e *DispatchEventError) Error() string {
 func (e *DispatchEventError) Unwrap() []error {
 	return []error{ErrInvalidOutboxMessage, dispatch.ErrInvalidCommand}
 }
-
-// SQLSTATEs the store maps to dispatch errors: a unique key taken, and
-// text PostgreSQL cannot store (NUL, invalid UTF-8).
-const (
-	dispatchUniqueViolation   = "23505"
-	dispatchBadText           = "22021"
-	dispatchUntranslatableChr = "22P05"
-)
 
 // dispatchRow is one record of a change encoded for its table.
 type dispatchRow struct {
@@ -219,10 +210,10 @@ func applyDispatchRows(ctx context.Context, tx pgx.Tx, rows []dispatchRow, event
 // (an event ID already in the outbox, or twice in the change) is a
 // conflict; text PostgreSQL cannot hold is an invalid command.
 func dispatchWriteError(op string, err error) error {
-	switch incidentPgCode(err) {
-	case dispatchUniqueViolation:
+	switch pgCode(err) {
+	case sqlstateUniqueViolation:
 		return fmt.Errorf("%w: %s: %w", dispatch.ErrConflict, op, err)
-	case dispatchBadText, dispatchUntranslatableChr:
+	case sqlstateBadText, sqlstateUntranslatable:
 		return fmt.Errorf("%w: %s: text PostgreSQL cannot store: %w", dispatch.ErrInvalidCommand, op, err)
 	}
 	return fmt.Errorf("postgres: dispatch: %s: %w", op, err)
@@ -315,29 +306,6 @@ func jsonHasNUL(b []byte) bool {
 	return false
 }
 
-// dispatchOutboxMessages converts events for WriteOutbox, rejecting IDs
-// the outbox would not return unchanged.
-func dispatchOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
-	out := make([]OutboxMessage, len(msgs))
-	ids := make([]uuid.UUID, len(msgs))
-	for i, m := range msgs {
-		id, err := uuid.Parse(m.ID)
-		switch {
-		case err != nil:
-			return nil, nil, &DispatchEventError{Index: i, ID: m.ID, Reason: "not a UUID"}
-		case id == uuid.Nil:
-			return nil, nil, &DispatchEventError{Index: i, ID: m.ID, Reason: "the zero UUID"}
-		case id.String() != m.ID:
-			return nil, nil, &DispatchEventError{Index: i, ID: m.ID, Reason: "not in canonical form " + id.String()}
-		case strings.TrimSpace(m.Subject) == "":
-			return nil, nil, &DispatchEventError{Index: i, ID: m.ID, Reason: "empty subject"}
-		}
-		out[i] = OutboxMessage{ID: id, Subject: m.Subject, Key: m.Key, Headers: m.Headers, Data: m.Data, CreatedAt: m.Time}
-		ids[i] = id
-	}
-	return out, ids, nil
-}
-
 // Order implements dispatch.Store.
 func (s *DispatchStore) Order(ctx context.Context, id uuid.UUID) (dispatch.WorkOrder, error) {
 	var doc []byte
@@ -353,7 +321,7 @@ func (s *DispatchStore) Order(ctx context.Context, id uuid.UUID) (dispatch.WorkO
 
 // CaseFile implements dispatch.Store.
 func (s *DispatchStore) CaseFile(ctx context.Context, caseID string) (dispatch.CaseFile, error) {
-	if !dispatchStorable(caseID) {
+	if !storable(caseID) {
 		return dispatch.CaseFile{}, fmt.Errorf("%w: case %q", dispatch.ErrNotFound, caseID)
 	}
 	var doc []byte
@@ -374,19 +342,13 @@ func (s *DispatchStore) CaseFile(ctx context.Context, caseID string) (dispatch.C
 	return dispatch.CaseFile(d.Case), nil
 }
 
-// dispatchStorable reports whether s can be in a text column: a key that
-// cannot be stored is simply not found, as in the memory store.
-func dispatchStorable(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
 // Orders implements dispatch.Store with one parameterised query: each set
 // field of q adds a condition on an indexed column.
 func (s *DispatchStore) Orders(ctx context.Context, q dispatch.OrderQuery) (dispatch.OrderPage, error) {
 	if err := q.Validate(); err != nil {
 		return dispatch.OrderPage{}, err
 	}
-	if !dispatchStorable(q.Case) || !dispatchStorable(q.Body) {
+	if !storable(q.Case) || !storable(q.Body) {
 		return dispatch.OrderPage{}, nil // no stored order holds such a string
 	}
 	limit := q.Limit
@@ -546,4 +508,12 @@ func decodeDispatchOrder(b []byte) (dispatch.WorkOrder, error) {
 		return dispatch.WorkOrder{}, fmt.Errorf("postgres: work order %s: unknown document version %d", d.Order.ID, d.V)
 	}
 	return dispatch.WorkOrder(d.Order), nil
+}
+
+// dispatchOutboxMessages converts events for WriteOutbox, rejecting them as
+// DispatchEventErrors.
+func dispatchOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
+	return outboxMessages(msgs, false, func(i int, id, reason string) error {
+		return &DispatchEventError{Index: i, ID: id, Reason: reason}
+	})
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
@@ -98,20 +97,6 @@ func (e *IncidentEventError) Error() string {
 // Unwrap lets errors.Is(err, ErrInvalidOutboxMessage) match.
 func (e *IncidentEventError) Unwrap() error { return ErrInvalidOutboxMessage }
 
-// SQLSTATEs the store maps to incident errors.
-const (
-	incidentUniqueViolation     = "23505"
-	incidentForeignKeyViolation = "23503"
-)
-
-func incidentPgCode(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
-}
-
 // Apply implements incident.Store: the whole change in one transaction
 // (DB.InTx), so any error leaves nothing of it behind. Encoding and
 // sealing happen first, outside the transaction, so that a retry after a
@@ -151,7 +136,7 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 			return err
 		}
 		if err := WriteOutbox(ctx, tx, events...); err != nil {
-			if incidentPgCode(err) == incidentUniqueViolation {
+			if pgCode(err) == sqlstateUniqueViolation {
 				return fmt.Errorf("%w: an event of the change is already in the outbox: %w", incident.ErrConflict, err)
 			}
 			return err
@@ -344,7 +329,7 @@ func appendIncidentEntries(ctx context.Context, tx pgx.Tx, entries []incidentEnt
 	for _, r := range entries {
 		tag, err := br.Exec()
 		switch {
-		case incidentPgCode(err) == incidentForeignKeyViolation:
+		case pgCode(err) == sqlstateForeignKeyViolation:
 			return fmt.Errorf("%w: timeline entry %d for unknown incident %s", incident.ErrNotFound, r.e.Seq, r.e.Incident)
 		case err != nil:
 			return fmt.Errorf("postgres: append timeline entry %d of %s: %w", r.e.Seq, r.e.Incident, err)

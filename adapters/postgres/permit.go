@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
@@ -128,13 +127,8 @@ func (e *PermitEventError) Unwrap() []error {
 	return []error{ErrInvalidOutboxMessage, permit.ErrInvalidCommand}
 }
 
-// SQLSTATEs the store maps to permit errors, and the unique indexes of
-// idempotency keys.
+// The unique indexes of idempotency keys.
 const (
-	permitUniqueViolation   = "23505"
-	permitBadText           = "22021"
-	permitUntranslatableChr = "22P05"
-
 	permitApplicationKeyIndex = "govkit_permit_application_key_idx"
 	permitExcavationKeyIndex  = "govkit_permit_excavation_key_idx"
 )
@@ -289,12 +283,12 @@ func permitWriteError(op string, err error) error {
 		return fmt.Errorf("postgres: permit: %s: %w", op, err)
 	}
 	switch pgErr.Code {
-	case permitUniqueViolation:
+	case sqlstateUniqueViolation:
 		if pgErr.ConstraintName == permitApplicationKeyIndex || pgErr.ConstraintName == permitExcavationKeyIndex {
 			return fmt.Errorf("%w: %s: %w", errPermitRace, op, err)
 		}
 		return fmt.Errorf("%w: %s: %w", permit.ErrConflict, op, err)
-	case permitBadText, permitUntranslatableChr:
+	case sqlstateBadText, sqlstateUntranslatable:
 		return fmt.Errorf("%w: %s: text PostgreSQL cannot store: %w", permit.ErrInvalidCommand, op, err)
 	}
 	return fmt.Errorf("postgres: permit: %s: %w", op, err)
@@ -571,35 +565,6 @@ func permitJSONEscapes(b []byte) int {
 	return permitCleanText
 }
 
-// permitStorable reports whether s can be in a text column: a string that
-// cannot be stored is simply not found, as in the memory store.
-func permitStorable(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
-
-// permitOutboxMessages converts events for WriteOutbox, rejecting IDs the
-// outbox would not return unchanged.
-func permitOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
-	out := make([]OutboxMessage, len(msgs))
-	ids := make([]uuid.UUID, len(msgs))
-	for i, m := range msgs {
-		id, err := uuid.Parse(m.ID)
-		switch {
-		case err != nil:
-			return nil, nil, &PermitEventError{Index: i, ID: m.ID, Reason: "not a UUID"}
-		case id == uuid.Nil:
-			return nil, nil, &PermitEventError{Index: i, ID: m.ID, Reason: "the zero UUID"}
-		case id.String() != m.ID:
-			return nil, nil, &PermitEventError{Index: i, ID: m.ID, Reason: "not in canonical form " + id.String()}
-		case strings.TrimSpace(m.Subject) == "":
-			return nil, nil, &PermitEventError{Index: i, ID: m.ID, Reason: "empty subject"}
-		}
-		out[i] = OutboxMessage{ID: id, Subject: m.Subject, Key: m.Key, Headers: m.Headers, Data: m.Data, CreatedAt: m.Time}
-		ids[i] = id
-	}
-	return out, ids, nil
-}
-
 // Template implements permit.Store: version 0 (or below) means the latest.
 func (s *PermitStore) Template(ctx context.Context, id string, version int) (permit.Template, error) {
 	what := fmt.Sprintf("template %q version %d", id, version)
@@ -608,7 +573,7 @@ func (s *PermitStore) Template(ctx context.Context, id string, version int) (per
 		what = fmt.Sprintf("template %q", id)
 		sql, args = `SELECT doc FROM govkit_permit_template WHERE id = $1 ORDER BY version DESC LIMIT 1`, []any{id}
 	}
-	if !permitStorable(id) {
+	if !storable(id) {
 		return permit.Template{}, fmt.Errorf("%w: %s", permit.ErrNotFound, what)
 	}
 	var doc []byte
@@ -652,7 +617,7 @@ func (s *PermitStore) Application(ctx context.Context, id uuid.UUID) (permit.App
 // ApplicationByKey implements permit.Store.
 func (s *PermitStore) ApplicationByKey(ctx context.Context, key string) (permit.Application, error) {
 	what := fmt.Sprintf("application with key %q", key)
-	if key == "" || !permitStorable(key) {
+	if key == "" || !storable(key) {
 		return permit.Application{}, fmt.Errorf("%w: %s", permit.ErrNotFound, what)
 	}
 	return s.getApplication(ctx, what, `SELECT doc FROM govkit_permit_application WHERE key = $1`, key)
@@ -676,7 +641,7 @@ func (s *PermitStore) Applications(ctx context.Context, q permit.ApplicationQuer
 	if err := q.Validate(); err != nil {
 		return permit.ApplicationPage{}, err
 	}
-	if !permitStorable(q.Template) || !permitStorable(q.Department) || !permitStorable(q.Applicant) {
+	if !storable(q.Template) || !storable(q.Department) || !storable(q.Applicant) {
 		return permit.ApplicationPage{Applications: []permit.Application{}}, nil // no stored application holds such a string
 	}
 	var w permitWhere
@@ -713,7 +678,7 @@ func (s *PermitStore) Excavation(ctx context.Context, id uuid.UUID) (permit.Exca
 // ExcavationByKey implements permit.Store.
 func (s *PermitStore) ExcavationByKey(ctx context.Context, key string) (permit.Excavation, error) {
 	what := fmt.Sprintf("excavation with key %q", key)
-	if key == "" || !permitStorable(key) {
+	if key == "" || !storable(key) {
 		return permit.Excavation{}, fmt.Errorf("%w: %s", permit.ErrNotFound, what)
 	}
 	return s.getExcavation(ctx, what, `SELECT doc FROM govkit_permit_excavation WHERE key = $1`, key)
@@ -736,7 +701,7 @@ func (s *PermitStore) Excavations(ctx context.Context, q permit.ExcavationQuery)
 	if err := q.Validate(); err != nil {
 		return permit.ExcavationPage{}, err
 	}
-	if !permitStorable(q.Segment) || !permitStorable(q.Promoter) {
+	if !storable(q.Segment) || !storable(q.Promoter) {
 		return permit.ExcavationPage{Excavations: []permit.Excavation{}}, nil
 	}
 	var w permitWhere
@@ -810,7 +775,7 @@ func (s *PermitStore) Moratoria(ctx context.Context, q permit.MoratoriumQuery) (
 	if err := q.Validate(); err != nil {
 		return permit.MoratoriumPage{}, err
 	}
-	if !permitStorable(q.Segment) {
+	if !storable(q.Segment) {
 		return permit.MoratoriumPage{Moratoria: []permit.Moratorium{}}, nil
 	}
 	var w permitWhere
@@ -1580,4 +1545,12 @@ func permitFee(s string) *apd.Decimal {
 		return nil
 	}
 	return d
+}
+
+// permitOutboxMessages converts events for WriteOutbox, rejecting them as
+// PermitEventErrors.
+func permitOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
+	return outboxMessages(msgs, false, func(i int, id, reason string) error {
+		return &PermitEventError{Index: i, ID: id, Reason: reason}
+	})
 }

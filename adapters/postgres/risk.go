@@ -126,23 +126,14 @@ func (e *RiskEventError) Unwrap() []error {
 	return []error{ErrInvalidOutboxMessage, risk.ErrInvalidInput}
 }
 
-// SQLSTATEs the store maps to risk errors: a unique key taken, text
-// PostgreSQL cannot store, and a row too large for an index.
-const (
-	riskUniqueViolation   = "23505"
-	riskBadText           = "22021"
-	riskUntranslatableChr = "22P05"
-	riskProgramLimit      = "54000"
-)
-
 // riskWriteError maps PostgreSQL's errors to risk's.
 func riskWriteError(op string, err error) error {
-	switch incidentPgCode(err) {
-	case riskUniqueViolation:
+	switch pgCode(err) {
+	case sqlstateUniqueViolation:
 		return fmt.Errorf("%w: %s: %w", risk.ErrConflict, op, err)
-	case riskBadText, riskUntranslatableChr:
+	case sqlstateBadText, sqlstateUntranslatable:
 		return fmt.Errorf("%w: %s: text PostgreSQL cannot store: %w", risk.ErrInvalidInput, op, err)
-	case riskProgramLimit:
+	case sqlstateProgramLimit:
 		return fmt.Errorf("%w: %s: a value too large for PostgreSQL's index: %w", risk.ErrInvalidInput, op, err)
 	}
 	return fmt.Errorf("postgres: risk: %s: %w", op, err)
@@ -227,12 +218,12 @@ func readRiskState(ctx context.Context, tx pgx.Tx, c *risk.Change) (st *riskStat
 	}
 	// An ID PostgreSQL cannot store is not stored: absent.
 	for i := range c.PutWarnings {
-		if id := c.PutWarnings[i].ID; dispatchStorable(id) {
+		if id := c.PutWarnings[i].ID; storable(id) {
 			warningIDs = append(warningIDs, id)
 		}
 	}
 	for i := range c.PutEnterprises {
-		if id := c.PutEnterprises[i].ID; dispatchStorable(id) {
+		if id := c.PutEnterprises[i].ID; storable(id) {
 			enterpriseIDs = append(enterpriseIDs, id)
 		}
 	}
@@ -494,7 +485,7 @@ func (s *RiskStore) encodeChange(c *risk.Change) *riskChange {
 	for i := range c.PutBuildings {
 		b := &c.PutBuildings[i]
 		for _, f := range []struct{ name, v string }{{"id", b.ID}, {"name", b.Name}, {"grid", string(b.Grid)}, {"kind", b.Kind}} {
-			if !dispatchStorable(f.v) {
+			if !storable(f.v) {
 				keep(riskUnstorable("building "+strconv.Quote(b.ID), "its "+f.name))
 			}
 		}
@@ -618,34 +609,6 @@ func riskEncodeDoc(v any, what string) (string, error) {
 	return string(b), nil
 }
 
-// riskOutboxMessages converts events for WriteOutbox, rejecting IDs the
-// outbox would not return unchanged. An empty ID is left to
-// checkRiskChange, which refuses it as a conflict as the memory store
-// does.
-func riskOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
-	out := make([]OutboxMessage, 0, len(msgs))
-	ids := make([]uuid.UUID, 0, len(msgs))
-	for i, m := range msgs {
-		if m.ID == "" {
-			continue
-		}
-		id, err := uuid.Parse(m.ID)
-		switch {
-		case err != nil:
-			return nil, nil, &RiskEventError{Index: i, ID: m.ID, Reason: "not a UUID"}
-		case id == uuid.Nil:
-			return nil, nil, &RiskEventError{Index: i, ID: m.ID, Reason: "the zero UUID"}
-		case id.String() != m.ID:
-			return nil, nil, &RiskEventError{Index: i, ID: m.ID, Reason: "not in canonical form " + id.String()}
-		case strings.TrimSpace(m.Subject) == "":
-			return nil, nil, &RiskEventError{Index: i, ID: m.ID, Reason: "empty subject"}
-		}
-		out = append(out, OutboxMessage{ID: id, Subject: m.Subject, Key: m.Key, Headers: m.Headers, Data: m.Data, CreatedAt: m.Time})
-		ids = append(ids, id)
-	}
-	return out, ids, nil
-}
-
 // Point implements risk.Store.
 func (s *RiskStore) Point(ctx context.Context, id uuid.UUID) (risk.Point, error) {
 	if err := ctx.Err(); err != nil {
@@ -688,7 +651,7 @@ func (s *RiskStore) Points(ctx context.Context, q risk.Query) (risk.Page, error)
 	if len(q.Classes) > 0 {
 		classes := make([]string, 0, len(q.Classes))
 		for _, c := range q.Classes {
-			if dispatchStorable(c) { // no stored point has another
+			if storable(c) { // no stored point has another
 				classes = append(classes, c)
 			}
 		}
@@ -698,7 +661,7 @@ func (s *RiskStore) Points(ctx context.Context, q risk.Query) (risk.Page, error)
 		where = append(where, "class = ANY("+arg(classes)+"::text[])")
 	}
 	if q.Enterprise != "" {
-		if !dispatchStorable(q.Enterprise) {
+		if !storable(q.Enterprise) {
 			return risk.Page{}, nil
 		}
 		where = append(where, "enterprise = "+arg(q.Enterprise))
@@ -882,7 +845,7 @@ func (s *RiskStore) PointsBySensor(ctx context.Context, sensor string) ([]risk.P
 		return nil, err
 	}
 	// The memory store's index skips empty sensor IDs.
-	if sensor == "" || !dispatchStorable(sensor) {
+	if sensor == "" || !storable(sensor) {
 		return nil, nil
 	}
 	points, err := s.queryPoints(ctx, `SELECT doc FROM govkit_risk_point WHERE sensors @> ARRAY[$1::text] ORDER BY id`, sensor)
@@ -897,7 +860,7 @@ func (s *RiskStore) Building(ctx context.Context, id string) (risk.Building, err
 	if err := ctx.Err(); err != nil {
 		return risk.Building{}, err
 	}
-	if !dispatchStorable(id) {
+	if !storable(id) {
 		return risk.Building{}, fmt.Errorf("%w: building %q", risk.ErrNotFound, id)
 	}
 	var (
@@ -963,7 +926,7 @@ func (s *RiskStore) BuildingsNear(ctx context.Context, center geo.Point, meters 
 // Warning implements risk.Store.
 func (s *RiskStore) Warning(ctx context.Context, id string) (risk.AreaWarning, error) {
 	var d riskWarningDoc
-	if err := s.getDoc(ctx, "govkit_risk_warning", "warning "+strconv.Quote(id), id, dispatchStorable(id), &d); err != nil {
+	if err := s.getDoc(ctx, "govkit_risk_warning", "warning "+strconv.Quote(id), id, storable(id), &d); err != nil {
 		return risk.AreaWarning{}, err
 	}
 	return riskWarningFromDoc(&d), nil
@@ -972,7 +935,7 @@ func (s *RiskStore) Warning(ctx context.Context, id string) (risk.AreaWarning, e
 // Enterprise implements risk.Store.
 func (s *RiskStore) Enterprise(ctx context.Context, id string) (risk.Enterprise, error) {
 	var d riskEnterpriseDoc
-	if err := s.getDoc(ctx, "govkit_risk_enterprise", "enterprise "+strconv.Quote(id), id, dispatchStorable(id), &d); err != nil {
+	if err := s.getDoc(ctx, "govkit_risk_enterprise", "enterprise "+strconv.Quote(id), id, storable(id), &d); err != nil {
 		return risk.Enterprise{}, err
 	}
 	return riskEnterpriseFromDoc(&d)
@@ -1048,7 +1011,7 @@ func (s *RiskStore) Inspections(ctx context.Context, q risk.InspectionQuery) ([]
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if !dispatchStorable(q.Enterprise) || !dispatchStorable(q.Period) {
+	if !storable(q.Enterprise) || !storable(q.Period) {
 		return nil, nil // no stored inspection holds such a string
 	}
 	var (
@@ -1654,4 +1617,12 @@ func riskInspectionFromDoc(d *riskInspectionDoc) risk.Inspection {
 		}
 	}
 	return in
+}
+
+// riskOutboxMessages converts events for WriteOutbox, rejecting them as
+// RiskEventErrors.
+func riskOutboxMessages(msgs []bus.Message) ([]OutboxMessage, []uuid.UUID, error) {
+	return outboxMessages(msgs, true, func(i int, id, reason string) error {
+		return &RiskEventError{Index: i, ID: id, Reason: reason}
+	})
 }

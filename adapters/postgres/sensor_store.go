@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -62,32 +61,21 @@ func NewSensorStore(ctx context.Context, db *DB) (*SensorStore, error) {
 	return &SensorStore{db: db}, nil
 }
 
-// SQLSTATEs mapped to sensor errors.
-const (
-	sensorUniqueViolation = "23505"
-	sensorBadText         = "22021"
-	sensorUntranslatable  = "22P05"
-)
-
 // sensorWriteError maps PostgreSQL's errors to sensor's.
 func sensorWriteError(op string, err error) error {
-	switch incidentPgCode(err) {
-	case sensorUniqueViolation:
+	switch pgCode(err) {
+	case sqlstateUniqueViolation:
 		return fmt.Errorf("%w: %s: %w", sensor.ErrDuplicate, op, err)
-	case sensorBadText, sensorUntranslatable:
+	case sqlstateBadText, sqlstateUntranslatable:
 		return fmt.Errorf("%w: %s: text PostgreSQL cannot store: %w", sensor.ErrInvalidRecord, op, err)
 	}
 	return fmt.Errorf("postgres: sensor: %s: %w", op, err)
 }
 
-// sensorStorable reports whether s can be a text key: one that cannot be
-// stored is simply not found.
-func sensorStorable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
-
 // sensorText checks text bound for an indexed column.
 func sensorText(what string, ss ...string) error {
 	for _, s := range ss {
-		if !sensorStorable(s) {
+		if !storable(s) {
 			return fmt.Errorf("%w: %s holds text PostgreSQL cannot store (NUL or invalid UTF-8)", sensor.ErrInvalidRecord, what)
 		}
 	}
@@ -134,7 +122,7 @@ func (s *SensorStore) CreateProfile(ctx context.Context, p sensor.Profile) error
 
 // Profile implements sensor.Store.
 func (s *SensorStore) Profile(ctx context.Context, name string) (sensor.Profile, error) {
-	if !sensorStorable(name) {
+	if !storable(name) {
 		return sensor.Profile{}, fmt.Errorf("%w: %q", sensor.ErrUnknownProfile, name)
 	}
 	var d sensorProfileDoc
@@ -221,7 +209,7 @@ func sensorVersionError(applied bool, have *int64, want int64, what string, miss
 
 // Device implements sensor.Store.
 func (s *SensorStore) Device(ctx context.Context, id string) (sensor.DeviceRecord, error) {
-	if !sensorStorable(id) {
+	if !storable(id) {
 		return sensor.DeviceRecord{}, fmt.Errorf("%w: %q", sensor.ErrUnknownDevice, id)
 	}
 	var d sensorDeviceDoc
@@ -267,7 +255,7 @@ func (s *SensorStore) Devices(ctx context.Context, q sensor.DeviceQuery) (sensor
 	if err := q.Validate(); err != nil {
 		return sensor.DevicePage{}, err
 	}
-	if !sensorStorable(q.Profile) || !sensorStorable(q.After) {
+	if !storable(q.Profile) || !storable(q.After) {
 		return sensor.DevicePage{}, nil // no stored device holds such text
 	}
 	var w sensorWhere
@@ -325,7 +313,7 @@ func (s *SensorStore) DeleteRule(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !sensorStorable(id) {
+	if !storable(id) {
 		return fmt.Errorf("%w: %q", sensor.ErrUnknownRule, id)
 	}
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM govkit_sensor_rule WHERE id = $1`, id)
@@ -340,7 +328,7 @@ func (s *SensorStore) DeleteRule(ctx context.Context, id string) error {
 
 // Rule implements sensor.Store.
 func (s *SensorStore) Rule(ctx context.Context, id string) (sensor.Rule, error) {
-	if !sensorStorable(id) {
+	if !storable(id) {
 		return sensor.Rule{}, fmt.Errorf("%w: %q", sensor.ErrUnknownRule, id)
 	}
 	var d sensorRuleDoc
@@ -486,7 +474,7 @@ func (s *SensorStore) WriteAlarms(ctx context.Context, writes ...sensor.AlarmWri
 
 // Alarm implements sensor.Store.
 func (s *SensorStore) Alarm(ctx context.Context, id string) (sensor.Alarm, error) {
-	if !sensorStorable(id) {
+	if !storable(id) {
 		return sensor.Alarm{}, fmt.Errorf("%w: %q", sensor.ErrUnknownAlarm, id)
 	}
 	var d sensorAlarmDoc
@@ -506,7 +494,7 @@ func (s *SensorStore) Alarms(ctx context.Context, q sensor.AlarmQuery) (sensor.A
 		return sensor.AlarmPage{}, err
 	}
 	for _, t := range []string{q.Rule, q.Device, q.Asset, q.After} {
-		if !sensorStorable(t) {
+		if !storable(t) {
 			return sensor.AlarmPage{}, nil // no stored alarm holds such text
 		}
 	}
@@ -577,7 +565,7 @@ func (s *SensorStore) DeleteVitalSign(ctx context.Context, name string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !sensorStorable(name) {
+	if !storable(name) {
 		return fmt.Errorf("%w: %q", sensor.ErrUnknownVitalSign, name)
 	}
 	tag, err := s.db.pool.Exec(ctx, `DELETE FROM govkit_sensor_vital_sign WHERE name = $1`, name)
