@@ -16,6 +16,9 @@ test:
 		echo "== go test $$m"; \
 		(cd $$m && go test -race -count=1 -timeout 15m ./...); \
 	done
+	@# Allocation tests skip under -race (sync.Pool drops items at random),
+	@# so run them once without it.
+	go test -count=1 -run 'DoesNotAllocate' ./...
 
 vet:
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
