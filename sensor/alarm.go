@@ -381,18 +381,7 @@ func alarmPath(h *region.Hierarchy, grid region.Code) []region.Code {
 			return path[:min(len(path), 3)]
 		}
 	}
-	s := string(grid)
-	if len(s) < 6 {
-		return nil
-	}
-	path := []region.Code{region.Code(s[:2] + "0000")}
-	if s[:6] != s[:2]+"0000" {
-		path = append(path, region.Code(s[:6]))
-	}
-	if len(s) >= 9 {
-		path = append(path, region.Code(s[:9]))
-	}
-	return path
+	return codePath(grid)
 }
 
 // flush writes changed alarms to the store and then publishes queued

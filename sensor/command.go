@@ -312,9 +312,20 @@ func jurisdiction(h *region.Hierarchy, grid region.Code) ([]region.Code, error) 
 		}
 		return path[:min(len(path), 3)], nil
 	}
+	path := codePath(grid)
+	if path == nil {
+		return nil, fmt.Errorf("%w: grid %q is shorter than a division code", ErrInvalidDevice, grid)
+	}
+	return path, nil
+}
+
+// codePath reads a grid's city, district and street from its digits: the
+// province-level code, the 6-digit division, the 9-digit street. It
+// returns nil for a code shorter than a division code.
+func codePath(grid region.Code) []region.Code {
 	s := string(grid)
 	if len(s) < 6 {
-		return nil, fmt.Errorf("%w: grid %q is shorter than a division code", ErrInvalidDevice, s)
+		return nil
 	}
 	path := []region.Code{region.Code(s[:2] + "0000")}
 	if s[:6] != s[:2]+"0000" {
@@ -323,7 +334,7 @@ func jurisdiction(h *region.Hierarchy, grid region.Code) ([]region.Code, error) 
 	if len(s) >= 9 {
 		path = append(path, region.Code(s[:9]))
 	}
-	return path, nil
+	return path
 }
 
 // Reply records a device's answer. It fails with ErrUnknownCommand for an
