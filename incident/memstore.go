@@ -5,34 +5,44 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
+	"github.com/govkit/govkit/internal/groupcommit"
 	"github.com/govkit/govkit/internal/memoutbox"
+	"github.com/govkit/govkit/region"
 	"github.com/hashicorp/go-memdb"
 )
 
 // MemoryStore is the in-memory Store: the embedded default and the fake
 // that tests run against.
 //
-// Incidents live in go-memdb, indexed by ID and by grid (for subtree
-// queries), and are read from lock-free snapshots. Idempotency keys, the
+// Incidents live in go-memdb, indexed by ID, and are read from lock-free
+// snapshots. Idempotency keys, the unit index for subtree queries, the
 // place index for duplicate search, timelines and the outbox sit beside it
-// in maps and lists: every memdb index costs microseconds per write, and
+// in maps and lists: every memdb index costs microseconds per write (a
+// grid index with its scattered keys cost three times the ID index), and
 // these need no snapshots.
 //
-// Apply checks a whole change before it writes any of it, then commits the
-// memdb transaction and appends to the side lists under one lock, so a
-// change is all or nothing to every reader. MemoryStore is safe for
-// concurrent use.
+// Apply checks a whole change before it writes any of it, commits the
+// memdb transaction, and only then appends to the side lists, under a lock
+// their readers share, so a change is all or nothing to every reader.
+// Changes that arrive while a transaction is being written share the next
+// one (a group commit): each still succeeds or fails on its own. Readers
+// wait only while the side lists take a batch, never while memdb writes
+// it. MemoryStore is safe for concurrent use.
 type MemoryStore struct {
-	db *memdb.MemDB
+	db     *memdb.MemDB
+	writer sync.Mutex // one batch at a time
+	writes *groupcommit.Group[staged]
 
-	mu       sync.RWMutex // held to write; guards everything below
+	mu       sync.RWMutex // held to change what is below; read-held to read it
 	keys     map[string]uuid.UUID
+	units    map[string][]uuid.UUID // unit code prefix → incidents in its subtree, in ID order
 	nearby   map[string][]uuid.UUID // category + cell → incidents reported there
 	timeline map[uuid.UUID][]Entry
 	outbox   memoutbox.Outbox
@@ -40,9 +50,8 @@ type MemoryStore struct {
 
 // row is what memdb indexes.
 type row struct {
-	ID   []byte // the UUID's 16 bytes: UUIDv7 sorts in report order
-	Grid string
-	Inc  *Incident
+	ID  []byte // the UUID's 16 bytes: UUIDv7 sorts in report order
+	Inc *Incident
 }
 
 // idIndex indexes a row by its raw ID.
@@ -63,8 +72,7 @@ func (idIndex) FromArgs(args ...any) ([]byte, error) {
 
 var memorySchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"incident": {Name: "incident", Indexes: map[string]*memdb.IndexSchema{
-		"id":   {Name: "id", Unique: true, Indexer: idIndex{}},
-		"grid": {Name: "grid", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Grid"}},
+		"id": {Name: "id", Unique: true, Indexer: idIndex{}},
 	}},
 }}
 
@@ -74,17 +82,70 @@ func NewMemoryStore() *MemoryStore {
 	if err != nil {
 		panic(fmt.Sprintf("incident: memdb schema: %v", err)) // a bug in the schema above
 	}
-	return &MemoryStore{
-		db: db, keys: map[string]uuid.UUID{}, nearby: map[string][]uuid.UUID{},
-		timeline: map[uuid.UUID][]Entry{},
+	s := &MemoryStore{
+		db: db, keys: map[string]uuid.UUID{}, units: map[string][]uuid.UUID{},
+		nearby: map[string][]uuid.UUID{}, timeline: map[uuid.UUID][]Entry{},
 	}
+	s.writes = groupcommit.New(&s.writer, s.applyBatch)
+	return s
 }
 
-func nearbyKey(category string, cell int64) string { return fmt.Sprintf("%s\x00%d", category, cell) }
+func nearbyKey(category string, cell int64) string {
+	return category + "\x00" + strconv.FormatInt(cell, 10)
+}
+
+// unitKeys returns the keys under which the units index files an incident
+// in grid: its district's and its street's codes. A query for a district
+// or a street is one lookup; one for a community or a grid reads its
+// street's list and filters. Provinces and cities are left out: their
+// lists would hold nearly every incident, which the ID index already does.
+func unitKeys(grid region.Code) []string {
+	switch {
+	case len(grid) >= 9:
+		return []string{string(grid[:6]), string(grid[:9])}
+	case len(grid) >= 6:
+		return []string{string(grid[:6])}
+	}
+	return nil
+}
+
+// unitKey returns the units index key a subtree query for within reads, or
+// "" when the ID index serves it better.
+func unitKey(within region.Code) string {
+	switch p := within.Prefix(); {
+	case len(p) >= 9:
+		return p[:9]
+	case len(p) == 6:
+		return p
+	}
+	return ""
+}
+
+func compareIDs(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
+
+// insertID adds id to ids, kept in order; new IDs mostly go at the end.
+func insertID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
+	if len(ids) == 0 || compareIDs(ids[len(ids)-1], id) < 0 {
+		return append(ids, id)
+	}
+	i, found := slices.BinarySearchFunc(ids, id, compareIDs)
+	if found {
+		return ids
+	}
+	return slices.Insert(ids, i, id)
+}
+
+// removeID takes id out of ids.
+func removeID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
+	if i, found := slices.BinarySearchFunc(ids, id, compareIDs); found {
+		return slices.Delete(ids, i, i+1)
+	}
+	return ids
+}
 
 func toRow(inc Incident) *row {
 	c := inc.Clone()
-	return &row{ID: c.ID[:], Grid: string(c.Location.Grid()), Inc: &c}
+	return &row{ID: c.ID[:], Inc: &c}
 }
 
 // Apply implements Store.
@@ -92,28 +153,93 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	txn := s.db.Txn(true)
-	before, err := s.check(txn, c)
-	if err != nil {
-		txn.Abort()
-		return err
+	st := staged{Change: c}
+	for _, list := range [][]Incident{c.Create, c.Update} {
+		for _, inc := range list {
+			st.rows = append(st.rows, toRow(inc)) // copied before the lock, not under it
+		}
 	}
-	s.write(txn, c)
-	txn.Commit()
-	s.publish(c, before)
-	return nil
+	return s.writes.Do(st)
 }
 
-// check validates c against the committed state without writing. It
-// returns the stored versions of the incidents c updates.
-func (s *MemoryStore) check(txn *memdb.Txn, c Change) (map[uuid.UUID]*Incident, error) {
+// staged is a change and the rows it will write.
+type staged struct {
+	Change
+	rows []*row
+}
+
+// applyBatch writes the changes that passed their checks in one memdb
+// transaction, then publishes their side data in order; s.writer is held,
+// so the side data changes only here and in MarkPublished.
+func (s *MemoryStore) applyBatch(changes []staged) []error {
+	errs := make([]error, len(changes))
+	befores := make([]map[uuid.UUID]*Incident, len(changes))
+	txn := s.db.Txn(true)
+	var earlier written
+	for i, c := range changes {
+		s.mu.RLock()
+		befores[i], errs[i] = s.check(txn, c.Change, &earlier)
+		s.mu.RUnlock()
+		if errs[i] == nil {
+			s.write(txn, c.rows)
+			if i < len(changes)-1 {
+				earlier.add(c.Change)
+			}
+		}
+	}
+	txn.Commit()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range changes {
+		if errs[i] == nil {
+			s.publish(c.Change, befores[i])
+		}
+	}
+	return errs
+}
+
+// written is what the earlier changes of a batch claim: the memdb
+// transaction shows their incidents, this their side data.
+type written struct {
+	keys    map[string]uuid.UUID
+	entries map[uuid.UUID]map[int]bool
+	events  map[string]bool
+}
+
+func (w *written) add(c Change) {
+	if w.keys == nil {
+		w.keys, w.entries, w.events = map[string]uuid.UUID{}, map[uuid.UUID]map[int]bool{}, map[string]bool{}
+	}
+	for _, list := range [][]Incident{c.Create, c.Update} {
+		for _, inc := range list {
+			for _, k := range inc.Keys {
+				w.keys[k] = inc.ID
+			}
+		}
+	}
+	for _, e := range c.Timeline {
+		if w.entries[e.Incident] == nil {
+			w.entries[e.Incident] = map[int]bool{}
+		}
+		w.entries[e.Incident][e.Seq] = true
+	}
+	for _, m := range c.Events {
+		w.events[m.ID] = true
+	}
+}
+
+// check validates c against the committed state and the earlier changes
+// of its batch without writing. It returns the stored versions of the
+// incidents c updates.
+func (s *MemoryStore) check(txn *memdb.Txn, c Change, earlier *written) (map[uuid.UUID]*Incident, error) {
 	before := map[uuid.UUID]*Incident{}
 	claimed := map[string]uuid.UUID{}
 	checkKeys := func(inc *Incident) error {
 		for _, k := range inc.Keys {
 			holder, held := s.keys[k]
+			if !held {
+				holder, held = earlier.keys[k]
+			}
 			if !held {
 				holder, held = claimed[k]
 			}
@@ -169,14 +295,14 @@ func (s *MemoryStore) check(txn *memdb.Txn, c Change) (map[uuid.UUID]*Incident, 
 		if seen[e.Incident] == nil {
 			seen[e.Incident] = map[int]bool{}
 		}
-		if seen[e.Incident][e.Seq] || s.hasEntry(e.Incident, e.Seq) {
+		if seen[e.Incident][e.Seq] || earlier.entries[e.Incident][e.Seq] || s.hasEntry(e.Incident, e.Seq) {
 			return nil, fmt.Errorf("%w: timeline entry %d of %s already written", ErrConflict, e.Seq, e.Incident)
 		}
 		seen[e.Incident][e.Seq] = true
 	}
 	events := map[string]bool{}
 	for _, m := range c.Events {
-		if s.outbox.Has(m.ID) || events[m.ID] {
+		if s.outbox.Has(m.ID) || events[m.ID] || earlier.events[m.ID] {
 			return nil, fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
 		}
 		events[m.ID] = true
@@ -194,12 +320,10 @@ func (s *MemoryStore) hasEntry(id uuid.UUID, seq int) bool {
 }
 
 // write puts a checked change into the transaction.
-func (s *MemoryStore) write(txn *memdb.Txn, c Change) {
-	for _, list := range [][]Incident{c.Create, c.Update} {
-		for i := range list {
-			if err := txn.Insert("incident", toRow(list[i])); err != nil {
-				panic(fmt.Sprintf("incident: memdb insert: %v", err)) // only a schema bug can cause this
-			}
+func (s *MemoryStore) write(txn *memdb.Txn, rows []*row) {
+	for _, r := range rows {
+		if err := txn.Insert("incident", r); err != nil {
+			panic(fmt.Sprintf("incident: memdb insert: %v", err)) // only a schema bug can cause this
 		}
 	}
 }
@@ -217,11 +341,22 @@ func (s *MemoryStore) publish(c Change, before map[uuid.UUID]*Incident) {
 	for _, inc := range c.Create {
 		nk := nearbyKey(inc.Category, Cell(inc.Location.Point))
 		s.nearby[nk] = append(s.nearby[nk], inc.ID)
+		for _, k := range unitKeys(inc.Location.Grid()) {
+			s.units[k] = insertID(s.units[k], inc.ID)
+		}
 	}
 	for _, inc := range c.Update {
 		old, ok := before[inc.ID]
 		if !ok {
 			continue // created by this change, indexed above
+		}
+		if og, ng := old.Location.Grid(), inc.Location.Grid(); og != ng {
+			for _, k := range unitKeys(og) {
+				s.units[k] = removeID(s.units[k], inc.ID)
+			}
+			for _, k := range unitKeys(ng) {
+				s.units[k] = insertID(s.units[k], inc.ID)
+			}
 		}
 		from, to := nearbyKey(old.Category, Cell(old.Location.Point)), nearbyKey(inc.Category, Cell(inc.Location.Point))
 		if from != to {
@@ -271,44 +406,23 @@ func (s *MemoryStore) Timeline(ctx context.Context, id uuid.UUID) ([]Entry, erro
 	return out, nil
 }
 
-// Find implements Store. A query with Within reads the grid index's
-// subtree; any other reads in ID order from After. Query.Matches filters
-// the rest.
+// Find implements Store. A query with Within walks the units index from
+// After, any other the ID index; both are in ID order, and Query.Matches
+// filters what they hold.
 func (s *MemoryStore) Find(ctx context.Context, q Query) (Page, error) {
 	if err := q.Validate(); err != nil {
 		return Page{}, err
 	}
-	txn := s.db.Txn(false)
 	limit := q.limit()
-	var (
-		it  memdb.ResultIterator
-		err error
-	)
-	ordered := q.Within == ""
-	if ordered {
-		it, err = txn.LowerBound("incident", "id", q.After)
+	var hits []*Incident
+	var err error
+	if unitKey(q.Within) == "" {
+		hits, err = s.findByID(ctx, q, limit+1)
 	} else {
-		it, err = txn.Get("incident", "grid_prefix", q.Within.Prefix())
+		hits, err = s.findInUnit(ctx, q, limit+1)
 	}
 	if err != nil {
 		return Page{}, err
-	}
-	var hits []*Incident
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		r := obj.(*row)
-		if bytes.Compare(r.ID, q.After[:]) <= 0 || !q.Matches(r.Inc) {
-			continue
-		}
-		hits = append(hits, r.Inc)
-		if ordered && len(hits) > limit {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return Page{}, err
-		}
-	}
-	if !ordered {
-		slices.SortFunc(hits, func(a, b *Incident) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	}
 	var p Page
 	if len(hits) > limit {
@@ -320,6 +434,65 @@ func (s *MemoryStore) Find(ctx context.Context, q Query) (Page, error) {
 		p.Incidents[i] = inc.Clone()
 	}
 	return p, nil
+}
+
+// findByID returns up to n incidents matching q after q.After.
+func (s *MemoryStore) findByID(ctx context.Context, q Query, n int) ([]*Incident, error) {
+	it, err := s.db.Txn(false).LowerBound("incident", "id", q.After)
+	if err != nil {
+		return nil, err
+	}
+	var hits []*Incident
+	for obj := it.Next(); obj != nil && len(hits) < n; obj = it.Next() {
+		r := obj.(*row)
+		if bytes.Compare(r.ID, q.After[:]) <= 0 || !q.Matches(r.Inc) {
+			continue
+		}
+		hits = append(hits, r.Inc)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return hits, nil
+}
+
+// findChunk is how many IDs findInUnit copies per hold of the read lock, so
+// that a long scan never keeps writers waiting for long.
+const findChunk = 1024
+
+// findInUnit returns up to n incidents matching q after q.After, read
+// through the units index.
+func (s *MemoryStore) findInUnit(ctx context.Context, q Query, n int) ([]*Incident, error) {
+	key, after := unitKey(q.Within), q.After
+	var hits []*Incident
+	for len(hits) < n {
+		s.mu.RLock()
+		ids := s.units[key]
+		i, found := slices.BinarySearchFunc(ids, after, compareIDs)
+		if found {
+			i++
+		}
+		chunk := slices.Clone(ids[i:min(i+findChunk, len(ids))])
+		s.mu.RUnlock()
+		if len(chunk) == 0 {
+			break
+		}
+		// A snapshot taken after the IDs were read holds every one of them.
+		txn := s.db.Txn(false)
+		for _, id := range chunk {
+			obj, _ := txn.First("incident", "id", id)
+			if obj != nil && q.Matches(obj.(*row).Inc) {
+				if hits = append(hits, obj.(*row).Inc); len(hits) == n {
+					break
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		after = chunk[len(chunk)-1]
+	}
+	return hits, nil
 }
 
 // Nearby implements Store.

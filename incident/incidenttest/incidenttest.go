@@ -16,6 +16,7 @@ import (
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/region"
 )
 
 // Run runs every conformance test as a subtest of t, each on a fresh,
@@ -50,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) incident.Store) {
 		{"CancelledContext", testCancelledContext},
 		{"TimelineOfUnknownIncident", testTimelineOfUnknownIncident},
 		{"NearbyFollowsUpdates", testNearbyFollowsUpdates},
+		{"FindFollowsMoves", testFindFollowsMoves},
 		{"DuplicateEventInOneChange", testDuplicateEventInOneChange},
 	}
 	for _, tc := range tests {
@@ -1080,6 +1082,38 @@ func testNearbyFollowsUpdates(t *testing.T, s incident.Store) {
 	require.NoError(t, err)
 	require.Len(t, now, 1)
 	require.Equal(t, inc.ID, now[0].ID)
+}
+
+// testFindFollowsMoves: an update that moves a case to another grid moves
+// it between subtrees, at every level a query can name.
+func testFindFollowsMoves(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	stays := newIncident(t, muckTruck, "500107001002003", yangjiaping, base)
+	inc := newIncident(t, muckTruck, "500107001002003", yangjiaping, base.Add(time.Minute))
+	apply(t, s, incident.Change{Create: []incident.Incident{stays, inc}})
+	moved := bump(inc)
+	moved.Location.Path = pathOf("500108003002001") // to Nan'an
+	apply(t, s, incident.Change{Update: []incident.Incident{moved}})
+
+	within := func(code region.Code) []uuid.UUID {
+		t.Helper()
+		page, err := s.Find(ctx, incident.Query{Within: code})
+		require.NoError(t, err)
+		return ids(page.Incidents)
+	}
+	for _, code := range []region.Code{"500107", "500107001", "500107001002", "500107001002003"} {
+		require.Equal(t, []uuid.UUID{stays.ID}, within(code), "left %s", code)
+	}
+	for _, code := range []region.Code{"500108", "500108003", "500108003002", "500108003002001"} {
+		require.Equal(t, []uuid.UUID{inc.ID}, within(code), "arrived in %s", code)
+	}
+	require.Equal(t, sortedIDs(stays, inc), within("500100"), "still in the city")
+
+	back := bump(moved)
+	back.Location.Path = pathOf("500107001002004")
+	apply(t, s, incident.Change{Update: []incident.Incident{back}})
+	require.Equal(t, sortedIDs(stays, inc), within("500107001"), "moved back, listed once")
+	require.Empty(t, within("500108"))
 }
 
 // testDuplicateEventInOneChange: two events with one ID in a change are a
