@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -42,8 +41,8 @@ type MemoryStore struct {
 
 	mu       sync.RWMutex // held to change what is below; read-held to read it
 	keys     map[string]uuid.UUID
-	units    map[string][]uuid.UUID // unit code prefix → incidents in its subtree, in ID order
-	nearby   map[string][]uuid.UUID // category + cell → incidents reported there
+	units    map[string][]uuid.UUID   // unit code prefix → incidents in its subtree, in ID order
+	nearby   map[placeKey][]nearEntry // open incidents by category and cell, in report order
 	timeline map[uuid.UUID][]Entry
 	outbox   memoutbox.Outbox
 }
@@ -84,14 +83,38 @@ func NewMemoryStore() *MemoryStore {
 	}
 	s := &MemoryStore{
 		db: db, keys: map[string]uuid.UUID{}, units: map[string][]uuid.UUID{},
-		nearby: map[string][]uuid.UUID{}, timeline: map[uuid.UUID][]Entry{},
+		nearby: map[placeKey][]nearEntry{}, timeline: map[uuid.UUID][]Entry{},
 	}
 	s.writes = groupcommit.New(&s.writer, s.applyBatch)
 	return s
 }
 
-func nearbyKey(category string, cell int64) string {
-	return category + "\x00" + strconv.FormatInt(cell, 10)
+// placeKey files an incident for duplicate search: its category and cell.
+type placeKey struct {
+	category string
+	cell     int64
+}
+
+// nearEntry is an open incident in the place index, with what Nearby
+// filters on, so that only real candidates are read from memdb.
+type nearEntry struct {
+	at    time.Time // reported
+	point geo.Point
+	id    uuid.UUID
+}
+
+func compareNear(a, b nearEntry) int {
+	if c := a.at.Compare(b.at); c != 0 {
+		return c
+	}
+	return compareIDs(a.id, b.id)
+}
+
+// nearbyOf returns where inc sits in the place index; ok is false for a
+// case that is no longer open, which duplicate search never returns.
+func nearbyOf(inc *Incident) (placeKey, nearEntry, bool) {
+	p := inc.Location.Point
+	return placeKey{inc.Category, Cell(p)}, nearEntry{at: inc.Times.Reported, point: p, id: inc.ID}, inc.Status.Open()
 }
 
 // unitKeys returns the keys under which the units index files an incident
@@ -338,31 +361,19 @@ func (s *MemoryStore) publish(c Change, before map[uuid.UUID]*Incident) {
 			}
 		}
 	}
-	for _, inc := range c.Create {
-		nk := nearbyKey(inc.Category, Cell(inc.Location.Point))
-		s.nearby[nk] = append(s.nearby[nk], inc.ID)
-		for _, k := range unitKeys(inc.Location.Grid()) {
-			s.units[k] = insertID(s.units[k], inc.ID)
+	// Index each incident as the change leaves it, against how it was.
+	final := map[uuid.UUID]*Incident{}
+	var order []uuid.UUID
+	for _, list := range [][]Incident{c.Create, c.Update} {
+		for i := range list {
+			if _, seen := final[list[i].ID]; !seen {
+				order = append(order, list[i].ID)
+			}
+			final[list[i].ID] = &list[i]
 		}
 	}
-	for _, inc := range c.Update {
-		old, ok := before[inc.ID]
-		if !ok {
-			continue // created by this change, indexed above
-		}
-		if og, ng := old.Location.Grid(), inc.Location.Grid(); og != ng {
-			for _, k := range unitKeys(og) {
-				s.units[k] = removeID(s.units[k], inc.ID)
-			}
-			for _, k := range unitKeys(ng) {
-				s.units[k] = insertID(s.units[k], inc.ID)
-			}
-		}
-		from, to := nearbyKey(old.Category, Cell(old.Location.Point)), nearbyKey(inc.Category, Cell(inc.Location.Point))
-		if from != to {
-			s.nearby[from] = slices.DeleteFunc(s.nearby[from], func(id uuid.UUID) bool { return id == inc.ID })
-			s.nearby[to] = append(s.nearby[to], inc.ID)
-		}
+	for _, id := range order {
+		s.reindex(before[id], final[id])
 	}
 	for _, e := range c.Timeline {
 		tl := append(s.timeline[e.Incident], e.clone())
@@ -370,6 +381,53 @@ func (s *MemoryStore) publish(c Change, before map[uuid.UUID]*Incident) {
 		s.timeline[e.Incident] = tl
 	}
 	s.outbox.Add(c.Events...)
+}
+
+// reindex moves cur in the units and place indexes from where old (nil for
+// a new incident) had it; s.mu is held.
+func (s *MemoryStore) reindex(old, cur *Incident) {
+	var oldGrid region.Code
+	if old != nil {
+		oldGrid = old.Location.Grid()
+	}
+	if newGrid := cur.Location.Grid(); old == nil || oldGrid != newGrid {
+		for _, k := range unitKeys(oldGrid) {
+			s.units[k] = removeID(s.units[k], cur.ID)
+		}
+		for _, k := range unitKeys(newGrid) {
+			s.units[k] = insertID(s.units[k], cur.ID)
+		}
+	}
+	to, toEntry, indexed := nearbyOf(cur)
+	if old != nil {
+		from, fromEntry, was := nearbyOf(old)
+		if was && indexed && from == to && fromEntry == toEntry {
+			return
+		}
+		if was {
+			s.unplace(from, fromEntry)
+		}
+	}
+	if indexed {
+		list := s.nearby[to]
+		i, found := slices.BinarySearchFunc(list, toEntry, compareNear)
+		if !found {
+			s.nearby[to] = slices.Insert(list, i, toEntry)
+		}
+	}
+}
+
+// unplace takes e out of the place index.
+func (s *MemoryStore) unplace(k placeKey, e nearEntry) {
+	list := s.nearby[k]
+	if i, found := slices.BinarySearchFunc(list, e, compareNear); found {
+		list = slices.Delete(list, i, i+1)
+	}
+	if len(list) == 0 {
+		delete(s.nearby, k)
+	} else {
+		s.nearby[k] = list
+	}
 }
 
 // Get implements Store.
@@ -495,12 +553,20 @@ func (s *MemoryStore) findInUnit(ctx context.Context, q Query, n int) ([]*Incide
 	return hits, nil
 }
 
-// Nearby implements Store.
+// Nearby implements Store. The place index holds open incidents by
+// category and cell in report order, with their points, so only the
+// incidents that pass are read, and checked again against memdb.
 func (s *MemoryStore) Nearby(ctx context.Context, category string, center geo.Point, meters float64, since time.Time) ([]Incident, error) {
 	var ids []uuid.UUID
 	s.mu.RLock()
 	for _, cell := range Cells(center, meters) {
-		ids = append(ids, s.nearby[nearbyKey(category, cell)]...)
+		list := s.nearby[placeKey{category, cell}]
+		i, _ := slices.BinarySearchFunc(list, since, func(e nearEntry, t time.Time) int { return e.at.Compare(t) })
+		for _, e := range list[i:] {
+			if geo.Distance(center, e.point) <= meters {
+				ids = append(ids, e.id)
+			}
+		}
 	}
 	s.mu.RUnlock()
 	txn := s.db.Txn(false)
@@ -511,7 +577,7 @@ func (s *MemoryStore) Nearby(ctx context.Context, category string, center geo.Po
 			continue
 		}
 		inc := obj.(*row).Inc
-		if inc.Status.Open() && !inc.Times.Reported.Before(since) && geo.Distance(center, inc.Location.Point) <= meters {
+		if inc.Category == category && inc.Status.Open() && !inc.Times.Reported.Before(since) && geo.Distance(center, inc.Location.Point) <= meters {
 			out = append(out, inc.Clone())
 		}
 	}

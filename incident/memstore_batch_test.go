@@ -144,3 +144,53 @@ func TestFindInUnitReadsPastChunks(t *testing.T) {
 		t.Fatalf("got %d closed incidents %v, want %d %v", len(got), got, len(want), want)
 	}
 }
+
+// TestPlaceIndexHoldsOpenCases: duplicate search reads only open cases, so
+// closing a case takes it out of the place index and reopening puts it
+// back; a change that creates and updates a case files its final state.
+func TestPlaceIndexHoldsOpenCases(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryStore()
+	inc := batchIncident(t, "500107001002003", "")
+	if err := s.Apply(ctx, Change{Create: []Incident{inc}}); err != nil {
+		t.Fatal(err)
+	}
+	placed := func() int {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		n := 0
+		for _, list := range s.nearby {
+			n += len(list)
+		}
+		return n
+	}
+	if placed() != 1 {
+		t.Fatalf("%d entries after create", placed())
+	}
+	closed := inc.Clone()
+	closed.Version, closed.Status = 2, Closed
+	if err := s.Apply(ctx, Change{Update: []Incident{closed}}); err != nil {
+		t.Fatal(err)
+	}
+	if placed() != 0 {
+		t.Fatalf("%d entries after close", placed())
+	}
+	reopened := closed.Clone()
+	reopened.Version, reopened.Status = 3, InProgress
+	if err := s.Apply(ctx, Change{Update: []Incident{reopened}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Nearby(ctx, "muck", inc.Location.Point, 10, time.Time{}); len(got) != 1 || placed() != 1 {
+		t.Fatalf("after reopen: Nearby %d, %d entries", len(got), placed())
+	}
+
+	created := batchIncident(t, "500107001002003", "")
+	rejected := created.Clone()
+	rejected.Version, rejected.Status = 2, Rejected
+	if err := s.Apply(ctx, Change{Create: []Incident{created}, Update: []Incident{rejected}}); err != nil {
+		t.Fatal(err)
+	}
+	if placed() != 1 {
+		t.Fatalf("a case created and rejected in one change is placed: %d entries", placed())
+	}
+}
