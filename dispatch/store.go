@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/internal/groupcommit"
 	"github.com/govkit/govkit/internal/memoutbox"
 	"github.com/govkit/govkit/region"
 	"github.com/hashicorp/go-memdb"
@@ -99,19 +100,26 @@ func (q OrderQuery) limit() int {
 	return q.Limit
 }
 
-// MemoryStore is the in-memory Store on go-memdb, indexed by order ID,
-// case and body; the outbox sits beside it under the same lock.
+// MemoryStore is the in-memory Store: work orders and case files in
+// go-memdb by ID, read from lock-free snapshots; the lists of each case's
+// and each body's orders and the outbox sit beside it under a lock their
+// readers share (scattered memdb index keys cost several microseconds a
+// write). Changes that arrive while a transaction is being written share
+// the next one (a group commit), each succeeding or failing on its own.
 type MemoryStore struct {
 	db     *memdb.MemDB
-	mu     sync.RWMutex
+	writer sync.Mutex // one batch at a time
+	writes *groupcommit.Group[stagedChange]
+
+	mu     sync.RWMutex // held to change what is below; read-held to read it
+	byCase map[string][]uuid.UUID
+	byBody map[string][]uuid.UUID
 	outbox memoutbox.Outbox
 }
 
 type orderRow struct {
-	ID   []byte
-	Case string
-	Body string
-	O    *WorkOrder
+	ID []byte
+	O  *WorkOrder
 }
 
 type caseRow struct {
@@ -137,11 +145,9 @@ func (uuidIndex) FromArgs(args ...any) ([]byte, error) {
 var dispatchSchema = &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
 	"order": {Name: "order", Indexes: map[string]*memdb.IndexSchema{
 		"id": {Name: "id", Unique: true, Indexer: uuidIndex{}},
-		// The store takes records as they come; memdb treats "" as missing.
-		"case": {Name: "case", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Case"}},
-		"body": {Name: "body", AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Body"}},
 	}},
 	"case": {Name: "case", Indexes: map[string]*memdb.IndexSchema{
+		// The store takes records as they come; memdb treats "" as missing.
 		"id": {Name: "id", Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Case"}},
 	}},
 }}
@@ -152,7 +158,16 @@ func NewMemoryStore() *MemoryStore {
 	if err != nil {
 		panic(fmt.Sprintf("dispatch: memdb schema: %v", err)) // a bug in the schema above
 	}
-	return &MemoryStore{db: db}
+	s := &MemoryStore{db: db, byCase: map[string][]uuid.UUID{}, byBody: map[string][]uuid.UUID{}}
+	s.writes = groupcommit.New(&s.writer, s.applyBatch)
+	return s
+}
+
+// stagedChange is a change with its records copied, ready to write.
+type stagedChange struct {
+	Change
+	orders []*orderRow
+	cases  []*caseRow
 }
 
 // Apply implements Store.
@@ -160,31 +175,112 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	st := stagedChange{Change: c}
+	for _, o := range c.Orders {
+		cp := o.Clone() // before the lock, not under it
+		st.orders = append(st.orders, &orderRow{ID: cp.ID[:], O: &cp})
+	}
+	for _, cf := range c.Cases {
+		cp := cf.Clone()
+		st.cases = append(st.cases, &caseRow{Case: cp.Case, C: &cp})
+	}
+	return s.writes.Do(st)
+}
+
+// filed is where an order sits in the side lists.
+type filed struct{ caseID, body string }
+
+// applyBatch writes the changes that pass their checks in one memdb
+// transaction, then files their orders and events in order; s.writer is
+// held, so the side lists change only here and in MarkPublished.
+func (s *MemoryStore) applyBatch(changes []stagedChange) []error {
+	errs := make([]error, len(changes))
+	moves := make([]map[uuid.UUID]filed, len(changes))
+	earlierEvents := map[string]bool{}
+	txn := s.db.Txn(true)
+	for i, c := range changes {
+		s.mu.RLock()
+		moves[i], errs[i] = s.check(txn, c, earlierEvents)
+		s.mu.RUnlock()
+		if errs[i] != nil {
+			continue
+		}
+		for _, r := range c.orders {
+			if err := txn.Insert("order", r); err != nil {
+				panic(fmt.Sprintf("dispatch: memdb insert: %v", err)) // only a schema bug can cause this
+			}
+		}
+		for _, r := range c.cases {
+			if err := txn.Insert("case", r); err != nil {
+				panic(fmt.Sprintf("dispatch: memdb insert: %v", err)) // checked: the case ID is set
+			}
+		}
+		for _, m := range c.Events {
+			earlierEvents[m.ID] = true
+		}
+	}
+	txn.Commit()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	txn := s.db.Txn(true)
-	defer txn.Abort()
+	for i, c := range changes {
+		if errs[i] != nil {
+			continue
+		}
+		for _, r := range c.orders {
+			was, updated := moves[i][r.O.ID]
+			if !updated || was.caseID != r.O.Case {
+				file(s.byCase, was.caseID, r.O.Case, r.O.ID)
+			}
+			if !updated || was.body != r.O.Body {
+				file(s.byBody, was.body, r.O.Body, r.O.ID)
+			}
+		}
+		s.outbox.Add(c.Events...)
+	}
+	return errs
+}
+
+// file moves id from list from to list to in lists ("" is no list).
+func file(lists map[string][]uuid.UUID, from, to string, id uuid.UUID) {
+	if from != "" {
+		if l := removeID(lists[from], id); len(l) > 0 {
+			lists[from] = l
+		} else {
+			delete(lists, from)
+		}
+	}
+	if to != "" {
+		lists[to] = insertID(lists[to], id)
+	}
+}
+
+// check validates c against the transaction, which holds the earlier
+// changes of its batch, and the outbox, without writing. It returns where
+// the orders c updates were filed.
+func (s *MemoryStore) check(txn *memdb.Txn, c stagedChange, earlierEvents map[string]bool) (map[uuid.UUID]filed, error) {
+	moves := map[uuid.UUID]filed{}
 	seen := map[uuid.UUID]int64{}
 	for i := range c.Orders {
 		o := &c.Orders[i]
 		have, ok := seen[o.ID]
 		if !ok {
 			if cur, _ := txn.First("order", "id", o.ID); cur != nil {
-				have, ok = cur.(*orderRow).O.Version, true
+				stored := cur.(*orderRow).O
+				have, ok = stored.Version, true
+				moves[o.ID] = filed{stored.Case, stored.Body}
 			}
 		}
 		if err := checkVersion("work order "+o.ID.String(), o.Version, have, ok); err != nil {
-			return err
+			return nil, err
 		}
 		seen[o.ID] = o.Version
-		cp := o.Clone()
-		if err := txn.Insert("order", &orderRow{ID: cp.ID[:], Case: cp.Case, Body: cp.Body, O: &cp}); err != nil {
-			return err
-		}
 	}
 	cases := map[string]int64{}
 	for i := range c.Cases {
 		cf := &c.Cases[i]
+		if cf.Case == "" {
+			return nil, fmt.Errorf("%w: a case file without a case ID", ErrInvalidCommand)
+		}
 		have, ok := cases[cf.Case]
 		if !ok {
 			if cur, _ := txn.First("case", "id", cf.Case); cur != nil {
@@ -192,24 +288,40 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 			}
 		}
 		if err := checkVersion("case file "+cf.Case, cf.Version, have, ok); err != nil {
-			return err
+			return nil, err
 		}
 		cases[cf.Case] = cf.Version
-		cp := cf.Clone()
-		if err := txn.Insert("case", &caseRow{Case: cp.Case, C: &cp}); err != nil {
-			return err
-		}
 	}
 	events := map[string]bool{}
 	for _, m := range c.Events {
-		if s.outbox.Has(m.ID) || events[m.ID] {
-			return fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
+		if s.outbox.Has(m.ID) || events[m.ID] || earlierEvents[m.ID] {
+			return nil, fmt.Errorf("%w: event %s already in the outbox", ErrConflict, m.ID)
 		}
 		events[m.ID] = true
 	}
-	txn.Commit()
-	s.outbox.Add(c.Events...)
-	return nil
+	return moves, nil
+}
+
+func compareIDs(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
+
+// insertID adds id to ids, kept in order; new IDs mostly go at the end.
+func insertID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
+	if len(ids) == 0 || compareIDs(ids[len(ids)-1], id) < 0 {
+		return append(ids, id)
+	}
+	i, found := slices.BinarySearchFunc(ids, id, compareIDs)
+	if found {
+		return ids
+	}
+	return slices.Insert(ids, i, id)
+}
+
+// removeID takes id out of ids.
+func removeID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
+	if i, found := slices.BinarySearchFunc(ids, id, compareIDs); found {
+		return slices.Delete(ids, i, i+1)
+	}
+	return ids
 }
 
 // checkVersion applies the Change rule: Version 1 creates, others update.
@@ -245,38 +357,31 @@ func (s *MemoryStore) CaseFile(ctx context.Context, caseID string) (CaseFile, er
 	return r.(*caseRow).C.Clone(), nil
 }
 
-// Orders implements Store.
+// Orders implements Store. A query for a case or a body reads its list
+// from After; any other reads the ID index. Both are in ID order, and
+// OrderQuery.Matches filters what they hold.
 func (s *MemoryStore) Orders(ctx context.Context, q OrderQuery) (OrderPage, error) {
 	if err := q.Validate(); err != nil {
 		return OrderPage{}, err
 	}
-	txn := s.db.Txn(false)
-	var it memdb.ResultIterator
-	var err error
-	ordered := false
+	n := q.limit() + 1
+	var hits []*WorkOrder
 	switch {
 	case q.Case != "":
-		it, err = txn.Get("order", "case", q.Case)
+		hits = s.ordersListed(s.byCase, q.Case, q, n)
 	case q.Body != "":
-		it, err = txn.Get("order", "body", q.Body)
+		hits = s.ordersListed(s.byBody, q.Body, q, n)
 	default:
-		it, err = txn.LowerBound("order", "id", q.After)
-		ordered = true
-	}
-	if err != nil {
-		return OrderPage{}, err
-	}
-	var hits []*WorkOrder
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		o := obj.(*orderRow).O
-		if bytes.Compare(o.ID[:], q.After[:]) > 0 && q.Matches(o) {
-			hits = append(hits, o)
-			if ordered && len(hits) > q.limit() {
-				break
+		it, err := s.db.Txn(false).LowerBound("order", "id", q.After)
+		if err != nil {
+			return OrderPage{}, err
+		}
+		for obj := it.Next(); obj != nil && len(hits) < n; obj = it.Next() {
+			if o := obj.(*orderRow).O; compareIDs(o.ID, q.After) > 0 && q.Matches(o) {
+				hits = append(hits, o)
 			}
 		}
 	}
-	slices.SortFunc(hits, func(a, b *WorkOrder) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	var p OrderPage
 	if n := q.limit(); len(hits) > n {
 		hits = hits[:n]
@@ -286,6 +391,39 @@ func (s *MemoryStore) Orders(ctx context.Context, q OrderQuery) (OrderPage, erro
 		p.Orders = append(p.Orders, o.Clone())
 	}
 	return p, nil
+}
+
+// listChunk is how many IDs ordersListed copies per hold of the read
+// lock, so that reading a busy body's list never keeps writers waiting.
+const listChunk = 1024
+
+// ordersListed returns up to n orders matching q from lists[key], after
+// q.After.
+func (s *MemoryStore) ordersListed(lists map[string][]uuid.UUID, key string, q OrderQuery, n int) []*WorkOrder {
+	var hits []*WorkOrder
+	for after := q.After; len(hits) < n; {
+		s.mu.RLock()
+		ids := lists[key]
+		i, found := slices.BinarySearchFunc(ids, after, compareIDs)
+		if found {
+			i++
+		}
+		chunk := slices.Clone(ids[i:min(i+listChunk, len(ids))])
+		s.mu.RUnlock()
+		if len(chunk) == 0 {
+			break
+		}
+		txn := s.db.Txn(false) // taken after the IDs were read, so it holds them all
+		for _, id := range chunk {
+			if obj, _ := txn.First("order", "id", id); obj != nil && q.Matches(obj.(*orderRow).O) {
+				if hits = append(hits, obj.(*orderRow).O); len(hits) == n {
+					break
+				}
+			}
+		}
+		after = chunk[len(chunk)-1]
+	}
+	return hits
 }
 
 // Pending implements Store.
