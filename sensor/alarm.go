@@ -252,6 +252,13 @@ type alarmRec struct {
 	// marks the record queued in Engine.saves or Engine.unsaved.
 	stored int64
 	saving bool
+	// events announce changes not yet written to the store; they are
+	// written with the alarm, into the store's outbox. The first
+	// announced of them were published from memory already, when a write
+	// failed (the outbox sends them again: consumers deduplicate by ID);
+	// inWrite is that count for the events in the write under way.
+	events             []bus.Message
+	announced, inWrite int
 }
 
 // newAlarm opens an alarm record.
@@ -315,9 +322,12 @@ func (e *Engine) alarmAt(slot uint32) *alarmRec {
 func (e *Engine) emit(rec *alarmRec, event, actor string, now int64) {
 	rec.a.Version++
 	rec.a.Updated = time.Unix(0, now).UTC()
-	if e.store != nil && !rec.saving {
-		rec.saving = true
-		e.saves = append(e.saves, rec)
+	if e.store != nil {
+		e.changed = true
+		if !rec.saving {
+			rec.saving = true
+			e.saves = append(e.saves, rec)
+		}
 	}
 	switch event {
 	case EventAlarmRaised:
@@ -341,11 +351,28 @@ func (e *Engine) emit(rec *alarmRec, event, actor string, now int64) {
 		e.log.Error("sensor: encoding alarm event", "alarm", rec.a.ID, "err", err)
 		return
 	}
-	e.outbox = append(e.outbox, bus.Message{
+	m := bus.Message{
 		ID: uuid.Must(uuid.NewV7()).String(), Subject: rec.subject + ".sensor.alarm." + event, Key: rec.a.ID,
 		Headers: map[string]string{"govkit-kind": ResourceAlarm, "govkit-event": event},
 		Time:    ev.Time, Data: data,
-	})
+	}
+	if e.store != nil {
+		rec.events = append(rec.events, m) // written to the store's outbox with the alarm
+		return
+	}
+	e.queueEvent(m)
+}
+
+// queueEvent queues m for publishing without a store, dropping the oldest
+// waiting events beyond MaxUnpublished; e.mu is held.
+func (e *Engine) queueEvent(msgs ...bus.Message) {
+	e.outbox = append(e.outbox, msgs...)
+	if n := len(e.outbox) - e.opts.MaxUnpublished; n > 0 {
+		clear(e.outbox[:n])
+		e.outbox = e.outbox[n:]
+		e.stats.EventsDropped += int64(n)
+		e.log.Error("sensor: alarm events dropped: the publisher has been failing and MaxUnpublished are waiting", "dropped", n)
+	}
 }
 
 // subjectFor returns the subject prefix of alarms in grid:
@@ -402,38 +429,122 @@ func (e *Engine) flush() {
 	e.mu.Unlock()
 }
 
+// publishRetry is how long the engine waits after a failed publish before
+// it tries the bus again (a Sync tries at once).
+const publishRetry = time.Second
+
 // drain is flush's loop; e.mu is held, and e.flushing set, on entry and on
-// return. Store writes use ctx, or StoreTimeout each when ctx is nil; the
-// error is the first write's that failed.
+// return. Store writes use ctx, or StoreTimeout each when ctx is nil. With
+// a store, events travel in the alarm writes and are published from the
+// store's outbox; without one, from the engine's queue. Events that the
+// publisher refuses stay where they are and are tried again after
+// publishRetry (by a timer, or by the next engine step) or by Sync, which
+// (ctx set) does not wait. The error is the first write's or publish's
+// that failed.
 func (e *Engine) drain(ctx context.Context) error {
 	var failure error
-	for first := true; first || len(e.outbox) > 0 || len(e.saves) > 0; first = false {
-		recs, writes := e.takeSaves()
-		out := e.outbox
-		e.outbox, e.spareOut = e.spareOut, nil
+	// Each round takes the alarms changed since the last; those whose
+	// write failed wait for a later flush rather than spin here.
+	for first := true; first || len(e.saves) > 0 || len(e.outbox) > 0; first = false {
+		recs, writes := e.takeSaves(first)
+		now := e.clk.Now().UnixNano()
+		mayPublish := ctx != nil || now >= e.retryAt
+		var out []bus.Message
+		if len(e.outbox) > 0 && mayPublish {
+			out = e.outbox
+			e.outbox, e.spareOut = e.spareOut, nil
+		}
+		relayNow := e.relay != nil && mayPublish && (e.relayOwed || carriesEvents(writes))
+		if len(writes) == 0 && len(out) == 0 && !relayNow {
+			return failure
+		}
 		e.mu.Unlock()
 		var res saveResult
 		if len(writes) > 0 {
 			res = e.writeAlarms(ctx, writes)
 		}
-		var failed int64
-		for i := range out {
-			if err := e.pub.Publish(context.Background(), out[i]); err != nil {
-				failed++
-				e.log.Error("sensor: publishing alarm event", "subject", out[i].Subject, "err", err)
+		sent, pubErr := e.publishQueued(out)
+		var relayErr error
+		if relayNow {
+			relayErr = e.flushRelay(ctx)
+		}
+		e.mu.Lock()
+		if len(out) > 0 {
+			clear(out[:sent])
+			if sent == len(out) {
+				e.spareOut = out[:0]
+			} else {
+				e.outbox = append(out[sent:], e.outbox...) // ahead of events queued meanwhile
+				e.queueEvent()                             // and within MaxUnpublished
 			}
 		}
-		clear(out)
-		e.mu.Lock()
-		e.stats.PublishErrors += failed
-		e.spareOut = out[:0]
+		if relayNow {
+			e.relayOwed = relayErr != nil
+		} else if carriesEvents(writes) {
+			e.relayOwed = true // written while the bus is backed off from
+		}
 		if len(writes) > 0 {
 			if err := e.settleSaves(recs, writes, res); err != nil && failure == nil {
 				failure = err
 			}
 		}
+		if err := cmp.Or(pubErr, relayErr); err != nil {
+			e.stats.PublishErrors++
+			e.retryAt = now + int64(publishRetry)
+			if e.retryTimer == nil && !e.closed {
+				e.retryTimer = e.clk.AfterFunc(publishRetry, e.retryPublish)
+			}
+			if failure == nil {
+				failure = err
+			}
+			return failure // the rest waits for the retry
+		}
 	}
 	return failure
+}
+
+// carriesEvents reports whether any of writes carries events.
+func carriesEvents(writes []AlarmWrite) bool {
+	for i := range writes {
+		if len(writes[i].Events) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// publishQueued publishes out in order, stopping at the first refusal; it
+// returns how many were sent.
+func (e *Engine) publishQueued(out []bus.Message) (int, error) {
+	for i := range out {
+		if err := e.pub.Publish(context.Background(), out[i]); err != nil {
+			e.log.Error("sensor: publishing alarm event; it waits for a retry", "subject", out[i].Subject, "err", err)
+			return i, fmt.Errorf("sensor: publishing alarm event %s: %w", out[i].Subject, err)
+		}
+	}
+	return len(out), nil
+}
+
+// flushRelay publishes what the store's outbox holds.
+func (e *Engine) flushRelay(ctx context.Context) error {
+	if ctx == nil {
+		c, cancel := context.WithTimeout(context.Background(), e.opts.StoreTimeout)
+		defer cancel()
+		ctx = c
+	}
+	if err := e.relay.Flush(ctx); err != nil {
+		e.log.Error("sensor: publishing alarm events from the store's outbox; they wait for a retry", "err", err)
+		return fmt.Errorf("sensor: publishing alarm events: %w", err)
+	}
+	return nil
+}
+
+// retryPublish is the timer set after a failed publish.
+func (e *Engine) retryPublish() {
+	e.mu.Lock()
+	e.retryTimer = nil
+	e.mu.Unlock()
+	e.flush()
 }
 
 // alarmResource describes an alarm for the authorizer.

@@ -50,7 +50,10 @@
 // asset turns pressure drops along one main into one burst alarm with an
 // estimated location (S4). Backtest replays stored readings through a rule
 // before it goes live. Alarm events are published on the bus under the
-// device's jurisdiction, gov.<city>.<district>.<street>.sensor.alarm.…
+// device's jurisdiction, gov.<city>.<district>.<street>.sensor.alarm.…;
+// with a Store they are written to its outbox with the alarm and published
+// from there, and one the bus refuses waits and is sent again, never
+// dropped (see Engine, "Events").
 //
 // # Vital signs
 //

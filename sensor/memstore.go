@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/internal/memoutbox"
 	"github.com/hashicorp/go-memdb"
 )
 
@@ -18,9 +21,13 @@ import (
 //
 // A query filtered by grid, profile, status, rule, device or asset reads
 // that index and sorts what it finds by ID for paging; an unfiltered one
-// walks the ID index from After.
+// walks the ID index from After. Alarm events wait in an outbox beside
+// memdb, added under the same lock as the alarm writes that carry them.
 type MemoryStore struct {
 	db *memdb.MemDB
+
+	mu     sync.Mutex // held by WriteAlarms and the outbox's readers
+	outbox memoutbox.Outbox
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -287,7 +294,18 @@ func (s *MemoryStore) WriteAlarms(ctx context.Context, writes ...AlarmWrite) err
 	if len(writes) == 0 {
 		return ctx.Err()
 	}
-	return s.write(ctx, func(txn *memdb.Txn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	events := map[string]bool{}
+	for _, w := range writes {
+		for _, m := range w.Events {
+			if s.outbox.Has(m.ID) || events[m.ID] {
+				return fmt.Errorf("%w: event %s already in the outbox", ErrDuplicate, m.ID)
+			}
+			events[m.ID] = true
+		}
+	}
+	err := s.write(ctx, func(txn *memdb.Txn) error {
 		for i := range writes {
 			w := &writes[i]
 			id := w.Alarm.ID
@@ -316,6 +334,28 @@ func (s *MemoryStore) WriteAlarms(ctx context.Context, writes ...AlarmWrite) err
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, w := range writes {
+		s.outbox.Add(w.Events...)
+	}
+	return nil
+}
+
+// Pending implements Store.
+func (s *MemoryStore) Pending(ctx context.Context, limit int) ([]bus.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.outbox.Pending(limit), nil
+}
+
+// MarkPublished implements Store. Published events are forgotten.
+func (s *MemoryStore) MarkPublished(ctx context.Context, ids ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outbox.MarkPublished(ids...)
+	return nil
 }
 
 // Alarm implements Store.

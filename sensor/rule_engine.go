@@ -15,6 +15,7 @@ import (
 	"github.com/govkit/govkit/access"
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/clock"
+	"github.com/govkit/govkit/internal/relay"
 	"github.com/govkit/govkit/region"
 )
 
@@ -57,6 +58,12 @@ type EngineOptions struct {
 	// behalf: the restore in NewEngine and the alarm writes (default
 	// 10 s). Calls made for a caller (AddRule, Ack...) use its context.
 	StoreTimeout time.Duration
+	// MaxUnpublished bounds the alarm events an engine without a Store
+	// keeps in memory while the publisher refuses them (default 65,536);
+	// beyond it the oldest are dropped and counted in
+	// EngineStats.EventsDropped. With a Store, events wait in its outbox
+	// instead, without a bound and across restarts.
+	MaxUnpublished int
 }
 
 // StormOptions configures storm control: when the devices behind a gateway,
@@ -110,9 +117,14 @@ type EngineStats struct {
 	// Raised and Cleared count alarm transitions; Suppressed the
 	// per-device heartbeat alarms that storm control stood in for.
 	Raised, Cleared, Suppressed int64
-	// PublishErrors counts events the publisher refused (the alarms
-	// themselves stay listable).
+	// PublishErrors counts failed attempts to publish alarm events; the
+	// events are kept and tried again (see Engine, "Events").
+	// Unpublished is the number of events waiting in memory for the
+	// publisher (events waiting in a Store's outbox are not counted);
+	// EventsDropped those dropped beyond EngineOptions.MaxUnpublished.
 	PublishErrors int64
+	Unpublished   int
+	EventsDropped int64
 	// StoreErrors counts failed alarm writes to EngineOptions.Store;
 	// Unstored is the number of alarms whose last change the store does
 	// not hold yet (written at the next change, or by Sync).
@@ -150,10 +162,11 @@ type EngineStats struct {
 // engine's lock is released one goroutine at a time (the caller whose
 // step changed them; concurrent callers do not wait for it) writes each
 // one's latest state in one Store.WriteAlarms call, over the version the
-// store holds, so that a write is never lost or applied twice, and only
-// then publishes the step's events, in order. A failed write is counted
-// in Stats and retried with the next step, or by Sync; call Sync before
-// a planned shutdown. An alarm changed in the store by another writer is
+// store holds, so that a write is never lost or applied twice. The events
+// announcing the changes travel in the same write, into the store's
+// outbox, and are published from there once it commits. A failed write is
+// counted in Stats and retried, events included, with the next step, or
+// by Sync; call Sync before a planned shutdown. An alarm changed in the store by another writer is
 // overwritten with the engine's state: the engine owns its alarms, and a
 // store serves one engine (partitioned engines each get their own, such
 // as a PostgreSQL schema each; see postgres.WithSchema).
@@ -170,6 +183,16 @@ type EngineStats struct {
 // alarm counts every heartbeat-monitored device behind it silent until
 // it reports. Alarm and Ack find cleared alarms that have left the
 // engine's history in the store.
+//
+// # Events
+//
+// An alarm event is never dropped because the bus is down. One the
+// publisher refuses stays where it waits, in order: in the store's outbox
+// with a Store (so a crash loses none either: NewEngine publishes what the
+// outbox still holds), in memory without one, up to MaxUnpublished. The
+// engine tries again after a second, by a timer or at its next step, and
+// Sync tries at once. Events reach the bus at least once: consumers
+// deduplicate by Message.ID, as the bus contract requires.
 type Engine struct {
 	reg  *Registry
 	clk  clock.Clock
@@ -213,14 +236,19 @@ type Engine struct {
 
 	bursts map[alarmBurstKey]*alarmBurst
 
-	outbox, spareOut []bus.Message
+	outbox, spareOut []bus.Message // events to publish, without a store
 	flushing         bool
+	relay            *relay.Relay     // publishes from the store's outbox
+	relayOwed        bool             // the store's outbox may hold unpublished events
+	retryAt          int64            // no publishing before, after a failure
+	retryTimer       clock.Timer      // the flush set after a failure
 	record           func(AlarmEvent) // set by Backtest instead of publishing
 
 	// persistence (EngineOptions.Store)
 	store   Store
 	manage  sync.Mutex          // serialises AddRule and RemoveRule with the store
 	saves   []*alarmRec         // alarms changed since the last write, in order
+	changed bool                // an alarm changed since the last flush (a failed one may be in unsaved)
 	unsaved []*alarmRec         // alarms whose write failed, retried first
 	unsure  map[uint64]struct{} // restored states of Rate rules awaiting a known rate
 	idle    *sync.Cond          // signalled when a flush ends
@@ -250,6 +278,11 @@ func NewEngine(reg *Registry, clk clock.Clock, pub bus.Publisher, opts EngineOpt
 		return nil, fmt.Errorf("sensor: unknown area level %d", st.AreaLevel)
 	case opts.StoreTimeout < 0:
 		return nil, errors.New("sensor: negative EngineOptions.StoreTimeout")
+	case opts.MaxUnpublished < 0:
+		return nil, errors.New("sensor: negative EngineOptions.MaxUnpublished")
+	}
+	if opts.MaxUnpublished == 0 {
+		opts.MaxUnpublished = 1 << 16
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "gov"
@@ -297,6 +330,10 @@ func NewEngine(reg *Registry, clk clock.Clock, pub bus.Publisher, opts EngineOpt
 		store:  store,
 	}
 	e.idle = sync.NewCond(&e.mu)
+	if store != nil && pub != nil {
+		e.relay = relay.New(store, pub)
+		e.relayOwed = true // a crash may have left events in the outbox: restore's flush sends them
+	}
 	if store != nil {
 		if err := e.restore(); err != nil {
 			e.Close()
@@ -312,6 +349,10 @@ func (e *Engine) Close() {
 	defer e.mu.Unlock()
 	e.closed = true
 	e.wheel.stop()
+	if e.retryTimer != nil {
+		e.retryTimer.Stop()
+		e.retryTimer = nil
+	}
 }
 
 // Stats returns the engine's counters.
@@ -323,6 +364,12 @@ func (e *Engine) Stats() EngineStats {
 	s.Rules = len(e.ruleByID)
 	s.Open = len(e.open) - len(e.free)
 	s.Timers = e.wheel.n
+	s.Unpublished = len(e.outbox)
+	for _, list := range [2][]*alarmRec{e.unsaved, e.saves} {
+		for _, rec := range list {
+			s.Unpublished += len(rec.events)
+		}
+	}
 	return s
 }
 

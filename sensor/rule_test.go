@@ -25,6 +25,8 @@ type rulePub struct {
 	mu   sync.Mutex
 	msgs []bus.Message
 	fail bool
+	seen map[string]bool // message IDs taken, for an idempotent consumer
+	dups int             // messages taken again under an ID already seen
 }
 
 func (p *rulePub) Publish(_ context.Context, m bus.Message) error {
@@ -40,14 +42,22 @@ func (p *rulePub) Publish(_ context.Context, m bus.Message) error {
 	return nil
 }
 
-// take returns the events published since the last call, as
-// "event alarm-kind severity device".
+// take returns the events published since the last call, as a consumer
+// sees them: deduplicated by message ID, as the bus contract asks.
 func (p *rulePub) take(t *testing.T) []sensor.AlarmEvent {
 	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[string]bool{}
+	}
 	var out []sensor.AlarmEvent
 	for _, m := range p.msgs {
+		if p.seen[m.ID] {
+			p.dups++
+			continue
+		}
+		p.seen[m.ID] = true
 		ev, err := sensor.DecodeAlarmEvent(m)
 		if err != nil {
 			t.Fatal(err)
@@ -620,14 +630,75 @@ func TestRuleRemoveClearsAlarms(t *testing.T) {
 	}
 }
 
-func TestRulePublishFailureKeepsAlarm(t *testing.T) {
+func (p *rulePub) setFail(on bool) {
+	p.mu.Lock()
+	p.fail = on
+	p.mu.Unlock()
+}
+
+// A refused event keeps its alarm and waits, in order, for the publisher:
+// a timer tries again after a second.
+func TestRulePublishFailureKeepsEvents(t *testing.T) {
+	f := newRuleFixture(t, sensor.EngineOptions{})
+	h := f.device("p", sensor.Device{})
+	h2 := f.device("q", sensor.Device{})
+	f.add(rulePressureRule("high", ruleThreshold(0, ">", 0.8)))
+	f.pub.setFail(true)
+	f.read(h, 0.9)
+	f.read(h2, 0.95) // within the retry delay: not even tried
+	if st := f.eng.Stats(); st.PublishErrors != 1 || st.Open != 2 || st.Unpublished != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	f.pub.setFail(false)
+	f.clk.Advance(time.Second) // the retry timer
+	evs := f.pub.take(t)
+	if len(evs) != 2 || evs[0].Alarm.Device != "p" || evs[1].Alarm.Device != "q" || evs[0].Event != sensor.EventAlarmRaised {
+		t.Fatalf("after the retry: %+v", evs)
+	}
+	if st := f.eng.Stats(); st.Unpublished != 0 || st.EventsDropped != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// Sync publishes what waits at once, and says when it cannot.
+func TestRuleSyncPublishesWaitingEvents(t *testing.T) {
 	f := newRuleFixture(t, sensor.EngineOptions{})
 	h := f.device("p", sensor.Device{})
 	f.add(rulePressureRule("high", ruleThreshold(0, ">", 0.8)))
-	f.pub.fail = true
+	f.pub.setFail(true)
 	f.read(h, 0.9)
-	if st := f.eng.Stats(); st.PublishErrors != 1 || st.Open != 1 {
+	if err := f.eng.Sync(f.ctx); !errors.Is(err, bus.ErrOverloaded) {
+		t.Fatalf("Sync with the bus refusing: %v", err)
+	}
+	f.pub.setFail(false)
+	if err := f.eng.Sync(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if evs := f.pub.take(t); len(evs) != 1 || evs[0].Alarm.Device != "p" {
+		t.Fatalf("after Sync: %+v", evs)
+	}
+}
+
+// Without a store, at most MaxUnpublished events wait; the oldest go.
+func TestRuleMaxUnpublished(t *testing.T) {
+	f := newRuleFixture(t, sensor.EngineOptions{MaxUnpublished: 2})
+	f.add(rulePressureRule("high", ruleThreshold(0, ">", 0.8)))
+	f.pub.setFail(true)
+	for _, id := range []string{"p", "q", "r"} {
+		f.read(f.device(id, sensor.Device{}), 0.9)
+	}
+	if st := f.eng.Stats(); st.Unpublished != 2 || st.EventsDropped != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+	f.pub.setFail(false)
+	if err := f.eng.Sync(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if evs := f.pub.take(t); len(evs) != 2 || evs[0].Alarm.Device != "q" || evs[1].Alarm.Device != "r" {
+		t.Fatalf("after Sync: %+v", evs)
+	}
+	if _, err := sensor.NewEngine(f.reg, f.clk, nil, sensor.EngineOptions{Authorizer: access.AllowAll(), MaxUnpublished: -1}); err == nil {
+		t.Fatal("negative MaxUnpublished accepted")
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/google/uuid"
+	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/region"
 )
 
@@ -87,6 +89,12 @@ type Store interface {
 	// cancelled alarms are not kept. On any error nothing of the call is
 	// applied.
 	WriteAlarms(ctx context.Context, writes ...AlarmWrite) error
+	// Pending returns up to limit events written with alarms and not yet
+	// marked published, oldest first. A store may keep event times to
+	// the microsecond.
+	Pending(ctx context.Context, limit int) ([]bus.Message, error)
+	// MarkPublished marks events published; unknown IDs are ignored.
+	MarkPublished(ctx context.Context, ids ...string) error
 	// Alarm returns an alarm by ID, or ErrUnknownAlarm.
 	Alarm(ctx context.Context, id string) (Alarm, error)
 	// Alarms returns one page of the alarms matching q, in ID order
@@ -171,9 +179,17 @@ func (q DeviceQuery) Matches(rec *DeviceRecord) bool {
 // The engine raises an alarm's Version at every event and may write only
 // the last of several changes made together, so Alarm.Version is above
 // Prev but need not follow it by one.
+//
+// Events are the bus messages announcing the change. The store keeps them
+// in its outbox in the same atomic write as the alarm, and they are
+// published from there (Store.Pending, Store.MarkPublished), so that an
+// alarm change and its announcement never part ways: a crash or a broker
+// outage after the write delays the events, never loses them. Each needs
+// a UUID ID, unique in the outbox (ErrDuplicate), and a subject.
 type AlarmWrite struct {
-	Alarm Alarm
-	Prev  int64
+	Alarm  Alarm
+	Prev   int64
+	Events []bus.Message
 }
 
 // Validate reports a malformed write with an error matching
@@ -184,6 +200,14 @@ func (w *AlarmWrite) Validate() error {
 		return fmt.Errorf("%w: alarm without an ID", ErrInvalidRecord)
 	case w.Prev < 0 || w.Alarm.Version <= w.Prev:
 		return fmt.Errorf("%w: alarm %s at version %d written over version %d", ErrInvalidRecord, w.Alarm.ID, w.Alarm.Version, w.Prev)
+	}
+	for i, m := range w.Events {
+		if id, err := uuid.Parse(m.ID); err != nil || id == uuid.Nil || id.String() != m.ID {
+			return fmt.Errorf("%w: event %d of alarm %s: ID %q is not a UUID in canonical form", ErrInvalidRecord, i, w.Alarm.ID, m.ID)
+		}
+		if m.Subject == "" {
+			return fmt.Errorf("%w: event %d of alarm %s has no subject", ErrInvalidRecord, i, w.Alarm.ID)
+		}
 	}
 	return nil
 }

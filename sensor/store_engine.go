@@ -13,7 +13,9 @@ import (
 // the restore of rules and open alarms in NewEngine.
 
 // needFlush reports whether events or alarm writes wait; e.mu is held.
-func (e *Engine) needFlush() bool { return len(e.outbox) > 0 || len(e.saves) > 0 }
+func (e *Engine) needFlush() bool {
+	return len(e.outbox) > 0 || len(e.saves) > 0 || e.changed || e.relayOwed
+}
 
 // unstored counts the alarms whose last change the store lacks; e.mu is
 // held.
@@ -30,13 +32,11 @@ func (e *Engine) unstored() int {
 }
 
 // Sync writes every alarm change the store does not hold yet (after a
-// failed write, say) and returns the first error; nil when the store holds
-// every alarm as it stands. Call it before a planned shutdown. Without a
-// store it does nothing.
+// failed write, say), publishes every event that waits (without waiting
+// out a retry delay), and returns the first error; nil when the store
+// holds every alarm as it stands and the bus has taken every event. Call
+// it before a planned shutdown.
 func (e *Engine) Sync(ctx context.Context) error {
-	if e.store == nil {
-		return nil
-	}
 	e.mu.Lock()
 	for e.flushing {
 		e.idle.Wait()
@@ -103,24 +103,34 @@ func (e *Engine) rateUnknown(r *ruleC, si uint32, rateOK bool) bool {
 	return true
 }
 
-// takeSaves returns the alarms to write and their writes, failed ones
-// first; e.mu is held.
-func (e *Engine) takeSaves() ([]*alarmRec, []AlarmWrite) {
-	if len(e.saves) == 0 && len(e.unsaved) == 0 {
+// takeSaves returns the alarms to write and their writes: those changed
+// since the last call, after, with retry, those whose write failed; e.mu
+// is held.
+func (e *Engine) takeSaves(retry bool) ([]*alarmRec, []AlarmWrite) {
+	recs := e.saves
+	if retry {
+		recs = append(e.unsaved, e.saves...)
+		e.unsaved, e.changed = nil, false
+	}
+	e.saves = nil
+	if len(recs) == 0 {
 		return nil, nil
 	}
-	recs := append(e.unsaved, e.saves...)
-	e.unsaved, e.saves = nil, nil
 	writes := make([]AlarmWrite, 0, len(recs))
 	kept := recs[:0]
 	for _, rec := range recs {
 		rec.saving = false
 		switch {
 		case rec.a.Version == rec.stored:
+			e.queueEvent(rec.events[rec.announced:]...) // nothing to write them with
+			rec.events, rec.announced = nil, 0
 		case rec.stored == 0 && rec.a.Status == AlarmCancelled: // never stored: nothing to remove
 			rec.stored = rec.a.Version
+			e.queueEvent(rec.events[rec.announced:]...)
+			rec.events, rec.announced = nil, 0
 		default:
-			writes = append(writes, AlarmWrite{Alarm: rec.a.clone(), Prev: rec.stored})
+			writes = append(writes, AlarmWrite{Alarm: rec.a.clone(), Prev: rec.stored, Events: rec.events})
+			rec.events, rec.inWrite, rec.announced = nil, rec.announced, 0
 			kept = append(kept, rec)
 		}
 	}
@@ -214,6 +224,7 @@ func (e *Engine) settleSaves(recs []*alarmRec, writes []AlarmWrite, res saveResu
 		case res.drop != nil && res.drop[i]:
 			rec.stored = rec.a.Version // the store cannot keep it; do not retry this state
 			e.log.Error("sensor: an alarm the store cannot keep", "alarm", rec.a.ID, "err", res.err)
+			e.queueEvent(writes[i].Events[rec.inWrite:]...) // announced all the same, from memory
 			failed++
 			continue
 		case res.prev != nil && res.prev[i] >= 0:
@@ -222,6 +233,12 @@ func (e *Engine) settleSaves(recs []*alarmRec, writes []AlarmWrite, res saveResu
 			rec.stored = res.prev[i]
 			rec.a.Version = max(rec.a.Version, rec.stored+1)
 		}
+		// The events wait with the alarm for its next write, ahead of any
+		// emitted meanwhile; an alarm is announced even while the store is
+		// down, so they go out from memory now, once.
+		evs := writes[i].Events
+		e.queueEvent(evs[rec.inWrite:]...)
+		rec.events, rec.announced = append(evs, rec.events...), len(evs)
 		failed++
 		if !rec.saving {
 			rec.saving = true

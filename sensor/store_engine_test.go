@@ -433,6 +433,7 @@ func TestStoreFailureIsRetried(t *testing.T) {
 	store.setFail(false)
 	p.read("cq-pp-000018", 0.9) // the next change writes both
 	p.expect("raised major")
+	require.Equal(t, 1, p.pub.dups, "the first raise, announced from memory, came again from the outbox under its ID")
 	require.Zero(t, p.eng.Stats().Unstored)
 	require.Equal(t, a[0], p.stored(a[0].ID))
 	require.Len(t, p.storedAlarms(sensor.AlarmQuery{}), 2)
@@ -743,4 +744,52 @@ func TestStoreKeepsUpWithConcurrentReadings(t *testing.T) {
 		q.After = page.Next
 	}
 	require.Len(t, stored, len(held), "every alarm the engine holds, and no other")
+}
+
+// With a store, an alarm's events go into its outbox in the same write
+// and are marked published once the bus took them.
+func TestAlarmEventsGoThroughTheOutbox(t *testing.T) {
+	store := sensor.NewMemoryStore()
+	p := newPlant(t, store, sensor.EngineOptions{})
+	p.device("cq-pp-000017", sensor.Device{})
+	p.add(hysteresisRule("high"))
+	p.read("cq-pp-000017", 0.9)
+	p.expect("raised major")
+	pending, err := store.Pending(p.ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending, "published and marked")
+
+	// The bus refuses: the event waits in the outbox, with its alarm.
+	p.pub.setFail(true)
+	p.read("cq-pp-000017", 1.3)
+	pending, err = store.Pending(p.ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Equal(t, sensor.AlarmActive, p.stored(p.alarms(sensor.AlarmFilter{})[0].ID).Status)
+	require.EqualValues(t, 1, p.eng.Stats().PublishErrors)
+
+	p.pub.setFail(false)
+	p.clk.Advance(time.Second) // the retry timer
+	p.expect("updated critical")
+	pending, err = store.Pending(p.ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending)
+}
+
+// A process that dies with events in the outbox loses none: the next one
+// publishes them when it starts.
+func TestAlarmEventsSurviveARestart(t *testing.T) {
+	store := sensor.NewMemoryStore()
+	p := newPlant(t, store, sensor.EngineOptions{})
+	p.device("cq-pp-000017", sensor.Device{})
+	p.add(hysteresisRule("high"))
+	p.pub.setFail(true)
+	p.read("cq-pp-000017", 0.9)
+	p.expect()
+
+	p.restart() // a new publisher that works
+	p.expect("raised major")
+	pending, err := store.Pending(p.ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, pending)
 }

@@ -46,6 +46,9 @@ func NewReadingSink(ctx context.Context, db *DB, reg *sensor.Registry) (*Reading
 	if db == nil || reg == nil {
 		return nil, fmt.Errorf("%w: NewReadingSink needs a DB and a registry", ErrInvalidArgument)
 	}
+	if err := db.MigrateOutbox(ctx); err != nil { // the sensor migrations mark alarm events in it
+		return nil, err
+	}
 	migs, err := LoadMigrations(sensorMigrationFS, "migrations/sensor")
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/region"
 	"github.com/govkit/govkit/sensor"
@@ -50,6 +51,9 @@ var _ sensor.Store = (*SensorStore)(nil)
 func NewSensorStore(ctx context.Context, db *DB) (*SensorStore, error) {
 	if db == nil {
 		return nil, fmt.Errorf("%w: NewSensorStore needs a DB", ErrInvalidArgument)
+	}
+	if err := db.MigrateOutbox(ctx); err != nil { // alarm events go to the shared outbox
+		return nil, err
 	}
 	migs, err := LoadMigrations(sensorMigrationFS, "migrations/sensor")
 	if err != nil {
@@ -413,6 +417,7 @@ func (s *SensorStore) WriteAlarms(ctx context.Context, writes ...sensor.AlarmWri
 		return err
 	}
 	rows := make([]sensorAlarmRow, len(writes))
+	var events []bus.Message
 	for i := range writes {
 		if err := writes[i].Validate(); err != nil {
 			return err
@@ -422,6 +427,13 @@ func (s *SensorStore) WriteAlarms(ctx context.Context, writes ...sensor.AlarmWri
 			return err
 		}
 		rows[i] = r
+		events = append(events, writes[i].Events...)
+	}
+	msgs, ids, err := outboxMessages(events, false, func(i int, id, reason string) error {
+		return fmt.Errorf("%w: alarm event %d (%q): %s", sensor.ErrInvalidRecord, i, id, reason)
+	})
+	if err != nil {
+		return err
 	}
 	if len(rows) == 0 {
 		return nil
@@ -468,8 +480,39 @@ func (s *SensorStore) WriteAlarms(ctx context.Context, writes ...sensor.AlarmWri
 				}
 			}
 		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		if err := br.Close(); err != nil {
+			return sensorWriteError("write alarms", err)
+		}
+		if err := WriteOutbox(ctx, tx, msgs...); err != nil {
+			return sensorWriteError("write alarm events", err)
+		}
+		mark := &pgx.Batch{}
+		s.events().mark(mark, ids)
+		if err := tx.SendBatch(ctx, mark).Close(); err != nil {
+			return sensorWriteError("mark alarm events", err)
+		}
 		return nil
 	})
+}
+
+// Pending implements sensor.Store: the alarm events this store wrote to
+// the shared outbox and nobody marked published, oldest first.
+func (s *SensorStore) Pending(ctx context.Context, limit int) ([]bus.Message, error) {
+	return s.events().pending(ctx, limit)
+}
+
+// MarkPublished implements sensor.Store: it sets published_at on the
+// outbox messages with the given IDs that this store wrote; others are
+// ignored.
+func (s *SensorStore) MarkPublished(ctx context.Context, ids ...string) error {
+	return s.events().markPublished(ctx, ids...)
+}
+
+func (s *SensorStore) events() outboxView {
+	return outboxView{db: s.db, marker: "govkit_sensor_event", what: "alarm events"}
 }
 
 // Alarm implements sensor.Store.

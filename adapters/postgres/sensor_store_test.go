@@ -51,11 +51,12 @@ func TestSensorStoreMigrations(t *testing.T) {
 	require.NoError(t, err, "the reading sink on the same component")
 	applied, err := db.AppliedMigrations(ctx, postgres.SensorComponent)
 	require.NoError(t, err)
-	require.Len(t, applied, 2)
+	require.Len(t, applied, 3)
 	require.Equal(t, "create_sensor_reading", applied[0].Name)
 	require.Equal(t, "create_sensor_store", applied[1].Name)
+	require.Equal(t, "mark_sensor_events", applied[2].Name)
 	for _, table := range []string{"govkit_sensor_reading", "govkit_sensor_profile", "govkit_sensor_device", "govkit_sensor_rule",
-		"govkit_sensor_alarm", "govkit_sensor_vital_sign"} {
+		"govkit_sensor_alarm", "govkit_sensor_vital_sign", "govkit_sensor_event"} {
 		require.True(t, tableExists(t, db, table), table)
 	}
 	for _, index := range []string{"govkit_sensor_device_grid_idx", "govkit_sensor_device_profile_idx", "govkit_sensor_alarm_open_idx",
@@ -84,7 +85,7 @@ func TestSensorStoreMigrations(t *testing.T) {
 	}
 	applied, err = db2.AppliedMigrations(ctx, postgres.SensorComponent)
 	require.NoError(t, err)
-	require.Len(t, applied, 2)
+	require.Len(t, applied, 3)
 }
 
 // Values travel as parameters, never as SQL; text PostgreSQL cannot hold

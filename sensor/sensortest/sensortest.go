@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/sensor"
 )
 
@@ -45,6 +46,8 @@ func Run(t *testing.T, newStore func(t *testing.T) sensor.Store) {
 		{"AlarmWritesInSequence", testAlarmWritesInSequence},
 		{"AlarmWritesAreAtomic", testAlarmWritesAreAtomic},
 		{"CancelledAlarmsAreRemoved", testCancelledAlarmsAreRemoved},
+		{"AlarmEventsOutbox", testAlarmEventsOutbox},
+		{"AlarmEventsAreAtomic", testAlarmEventsAreAtomic},
 		{"AlarmsFilters", testAlarmsFilters},
 		{"AlarmsFollowUpdates", testAlarmsFollowUpdates},
 		{"AlarmsPaging", testAlarmsPaging},
@@ -1197,4 +1200,113 @@ func testCancelledContext(t *testing.T, s sensor.Store) {
 	signs, err := s.VitalSigns(t.Context())
 	require.NoError(t, err)
 	require.Empty(t, signs)
+}
+
+// alarmEvent returns an event announcing a as an engine would.
+func alarmEvent(t *testing.T, a sensor.Alarm, event string) bus.Message {
+	t.Helper()
+	return bus.Message{
+		ID: newID(t), Subject: "gov.500000.500107.500107001.sensor.alarm." + event, Key: a.ID,
+		Headers: map[string]string{"govkit-kind": "alarm", "govkit-event": event},
+		Time:    a.Updated, Data: []byte(`{"event":"` + event + `","alarm":"` + a.ID + `"}`),
+	}
+}
+
+// normalEvent returns m as the suite compares it: empty headers and data
+// count as absent, Attempt is the transport's business, and a store may
+// keep Time to the microsecond, as PostgreSQL does.
+func normalEvent(m bus.Message) bus.Message {
+	if len(m.Headers) == 0 {
+		m.Headers = nil
+	}
+	if len(m.Data) == 0 {
+		m.Data = nil
+	}
+	m.Attempt = 0
+	m.Time = m.Time.UTC().Truncate(time.Microsecond)
+	return m
+}
+
+func requireEvents(t *testing.T, want, got []bus.Message) {
+	t.Helper()
+	require.Len(t, got, len(want))
+	for i := range want {
+		require.Equal(t, normalEvent(want[i]), normalEvent(got[i]), "event %d", i)
+	}
+}
+
+// testAlarmEventsOutbox: events written with alarms wait in the outbox in
+// the order written, every field kept, until marked published.
+func testAlarmEventsOutbox(t *testing.T, s sensor.Store) {
+	ctx := t.Context()
+	empty, err := s.Pending(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, empty)
+
+	a := newAlarm(t, pressureRule, "cq-pp-000001", gridYJP3)
+	b := newAlarm(t, pressureRule, "cq-pp-000002", gridYJP4)
+	raisedA, raisedB := alarmEvent(t, a, "raised"), alarmEvent(t, b, "raised")
+	raisedB.Headers, raisedB.Key = nil, "" // optional fields
+	write(t, s, sensor.AlarmWrite{Alarm: a, Events: []bus.Message{raisedA}}, sensor.AlarmWrite{Alarm: b, Events: []bus.Message{raisedB}})
+	a2 := bumpAlarm(a)
+	a2.Status = sensor.AlarmCleared
+	cleared, acked := alarmEvent(t, a2, "cleared"), alarmEvent(t, a2, "acknowledged")
+	write(t, s, sensor.AlarmWrite{Alarm: a2, Prev: 1, Events: []bus.Message{cleared, acked}})
+	write(t, s, sensor.AlarmWrite{Alarm: bumpAlarm(b), Prev: 1}) // no events
+
+	got, err := s.Pending(ctx, 10)
+	require.NoError(t, err)
+	requireEvents(t, []bus.Message{raisedA, raisedB, cleared, acked}, got)
+	got[0].Data[0], got[0].Headers["govkit-event"] = 'X', "changed"
+	got, err = s.Pending(ctx, 2)
+	require.NoError(t, err)
+	requireEvents(t, []bus.Message{raisedA, raisedB}, got) // and a copy was returned
+
+	require.NoError(t, s.MarkPublished(ctx, raisedB.ID, newID(t), "not-an-event-id"))
+	got, err = s.Pending(ctx, 10)
+	require.NoError(t, err)
+	requireEvents(t, []bus.Message{raisedA, cleared, acked}, got)
+	require.NoError(t, s.MarkPublished(ctx))
+	require.NoError(t, s.MarkPublished(ctx, raisedB.ID), "marking twice is harmless")
+	require.NoError(t, s.MarkPublished(ctx, raisedA.ID, cleared.ID, acked.ID))
+	got, err = s.Pending(ctx, 10)
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
+// testAlarmEventsAreAtomic: a write that fails leaves no event in the
+// outbox, and malformed or repeated events fail the whole write.
+func testAlarmEventsAreAtomic(t *testing.T, s sensor.Store) {
+	ctx := t.Context()
+	held := newAlarm(t, pressureRule, "cq-pp-000001", gridYJP3)
+	first := alarmEvent(t, held, "raised")
+	write(t, s, sensor.AlarmWrite{Alarm: held, Events: []bus.Message{first}})
+
+	fresh := newAlarm(t, pressureRule, "cq-pp-000002", gridYJP4)
+	withEvent := func(e bus.Message) sensor.AlarmWrite {
+		return sensor.AlarmWrite{Alarm: fresh, Events: []bus.Message{e}}
+	}
+	noSubject, badID := alarmEvent(t, fresh, "raised"), alarmEvent(t, fresh, "raised")
+	noSubject.Subject, badID.ID = "", "event-1"
+	repeated := alarmEvent(t, fresh, "raised")
+	tests := []struct {
+		name   string
+		writes []sensor.AlarmWrite
+		want   error
+	}{
+		{"stale alarm", []sensor.AlarmWrite{withEvent(alarmEvent(t, fresh, "raised")), {Alarm: bumpAlarm(bumpAlarm(bumpAlarm(held))), Prev: 3, Events: []bus.Message{alarmEvent(t, held, "cleared")}}}, sensor.ErrConflict},
+		{"event already in the outbox", []sensor.AlarmWrite{withEvent(first)}, sensor.ErrDuplicate},
+		{"one event twice", []sensor.AlarmWrite{{Alarm: fresh, Events: []bus.Message{repeated, repeated}}}, sensor.ErrDuplicate},
+		{"event without a subject", []sensor.AlarmWrite{withEvent(noSubject)}, sensor.ErrInvalidRecord},
+		{"event ID not a UUID", []sensor.AlarmWrite{withEvent(badID)}, sensor.ErrInvalidRecord},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.ErrorIs(t, s.WriteAlarms(ctx, tc.writes...), tc.want)
+			requireNoAlarm(t, s, fresh.ID)
+			got, err := s.Pending(ctx, 10)
+			require.NoError(t, err)
+			requireEvents(t, []bus.Message{first}, got)
+		})
+	}
 }
