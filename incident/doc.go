@@ -30,6 +30,11 @@
 //     dispatch and other packages react, and nothing is lost if the broker
 //     is down (Flush, Restore).
 //
+// The two meet only on the bus: dispatch's FollowIncidents routes every
+// registered case, and FollowDispatch brings the handling back, marking
+// the incident dispatched, in progress and disposed as work orders are
+// offered, started and completed.
+//
 // Report is idempotent on Report.Key, sends low-confidence machine reports
 // to triage, and ranks duplicate suggestions (same category, 250 m, 72 h by
 // default); an AutoMerge policy such as SameAttribute("asset") folds alarms

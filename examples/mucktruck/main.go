@@ -184,9 +184,7 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	})); err != nil {
 		return res, err
 	}
-	if _, err := b.Subscribe(ctx, "gov.>", "incident-bridge", log.handler(func(_ context.Context, m bus.Message) error {
-		return toIncident(bridge, incidents, orders, m)
-	})); err != nil {
+	if _, err := incidents.FollowDispatch(bridge, b, "incident-bridge"); err != nil {
 		return res, err
 	}
 	settle := func() error {
@@ -366,47 +364,3 @@ func toDispatch(ctx context.Context, log *logger, incidents *incident.Service, r
 	return err
 }
 
-// toIncident moves the case file along as dispatch reports progress: the
-// first offer marks it dispatched, the first start in progress, and the
-// "case-disposed" event disposed.
-func toIncident(ctx context.Context, incidents *incident.Service, orders *dispatch.Service, m bus.Message) error {
-	if m.Headers["govkit-kind"] != "dispatch" {
-		return nil
-	}
-	ev, err := dispatch.DecodeEvent(m)
-	if err != nil {
-		return err
-	}
-	id, err := uuid.Parse(ev.Case)
-	if err != nil {
-		return err
-	}
-	inc, err := incidents.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	switch {
-	case ev.Event == "offered" && inc.Status == incident.Registered:
-		cf, err := orders.CaseFile(ctx, ev.Case)
-		if err != nil {
-			return err
-		}
-		var bodies []string
-		for _, oid := range cf.Orders {
-			o, err := orders.Order(ctx, oid)
-			if err != nil {
-				return err
-			}
-			bodies = append(bodies, o.Body)
-		}
-		_, err = incidents.MarkDispatched(ctx, id, "sent to "+strings.Join(bodies, ", "))
-		return err
-	case ev.Event == "started" && inc.Status == incident.Dispatched:
-		_, err = incidents.Start(ctx, id, ev.Body+" started ("+ev.Actor+")")
-		return err
-	case ev.Event == "case-disposed" && inc.Status == incident.InProgress:
-		_, err = incidents.Dispose(ctx, id, "every mandatory branch done")
-		return err
-	}
-	return nil
-}

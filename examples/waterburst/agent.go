@@ -196,27 +196,3 @@ func (a *alarmIntake) results() ([]incident.Receipt, []string) {
 	return append([]incident.Receipt(nil), a.receipts...), append([]string(nil), a.rules...)
 }
 
-// toIncident moves the case file along as dispatch reports progress.
-func toIncident(ctx context.Context, incidents *incident.Service, m bus.Message) error {
-	ev, err := dispatch.DecodeEvent(m)
-	if err != nil {
-		return err
-	}
-	id, err := uuid.Parse(ev.Case)
-	if err != nil {
-		return err
-	}
-	inc, err := incidents.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	switch {
-	case ev.Event == "offered" && inc.Status == incident.Registered:
-		_, err = incidents.MarkDispatched(ctx, id, "burst playbook started")
-	case ev.Event == "started" && inc.Status == incident.Dispatched:
-		_, err = incidents.Start(ctx, id, ev.Body+" on site")
-	case ev.Event == "case-disposed" && inc.Status == incident.InProgress:
-		_, err = incidents.Dispose(ctx, id, "every playbook step done")
-	}
-	return err
-}

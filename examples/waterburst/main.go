@@ -185,12 +185,14 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	}{
 		{"gov.*.*.*.sensor.alarm.raised", "alarm-intake", intake.handle},
 		{"gov.*.*.*.incident.registered", "burst-agent", func(_ context.Context, m bus.Message) error { return burst.handle(agent, m) }},
-		{"gov.*.*.*.dispatch.>", "incident-bridge", func(_ context.Context, m bus.Message) error { return toIncident(agent, incidents, m) }},
 	}
 	for _, s := range subs {
 		if _, err := b.Subscribe(ctx, s.pattern, s.group, log.handler(s.h)); err != nil {
 			return res, err
 		}
+	}
+	if _, err := incidents.FollowDispatch(agent, b, "incident-bridge"); err != nil {
+		return res, err
 	}
 	settle := func() error {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
