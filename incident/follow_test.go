@@ -112,8 +112,8 @@ func TestFollowDispatchIgnoresOthers(t *testing.T) {
 	publish := dispatchBus(t, h)
 	id := registeredCase(t, h)
 	publish("started", uuid.Must(uuid.NewV7()).String()) // no such incident
-	publish("started", "PERMIT-2026-0001")                // not an incident's case
-	publish("no-route", id.String())                      // not progress
+	publish("started", "PERMIT-2026-0001")               // not an incident's case
+	publish("no-route", id.String())                     // not progress
 	publish("offered", id.String())
 	inc := waitStatus(t, h, id, incident.Dispatched)
 	require.Equal(t, int64(2), inc.Version)

@@ -363,4 +363,3 @@ func toDispatch(ctx context.Context, log *logger, incidents *incident.Service, r
 	}
 	return err
 }
-

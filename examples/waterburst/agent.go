@@ -195,4 +195,3 @@ func (a *alarmIntake) results() ([]incident.Receipt, []string) {
 	defer a.mu.Unlock()
 	return append([]incident.Receipt(nil), a.receipts...), append([]string(nil), a.rules...)
 }
-
