@@ -17,6 +17,7 @@ type incidentEvent struct {
 	ID       string        `json:"id"`
 	Category string        `json:"category"`
 	Path     []region.Code `json:"path"`
+	Asset    string        `json:"asset"`
 }
 
 // CaseFromIncident reads a case from an incident event's payload. ok is
@@ -36,7 +37,7 @@ func CaseFromIncident(m bus.Message) (c Case, ok bool, err error) {
 	if e.ID == "" || e.Category == "" || len(e.Path) == 0 {
 		return Case{}, false, fmt.Errorf("%w: incident event without id, category or path", ErrInvalidCase)
 	}
-	return Case{ID: e.ID, Category: e.Category, Path: e.Path}, true, nil
+	return Case{ID: e.ID, Category: e.Category, Path: e.Path, Asset: e.Asset}, true, nil
 }
 
 // FollowIncidents subscribes to incident events under the service's

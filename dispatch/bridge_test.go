@@ -65,4 +65,12 @@ func TestCaseFromIncident(t *testing.T) {
 	_, ok, err = dispatch.CaseFromIncident(m)
 	assert.NoError(t, err)
 	assert.False(t, ok)
+
+	// The asset comes along, for asset rules.
+	m = incidentEvent(t, "registered", "inc-2", "0203", path("500107001002003"))
+	m.Data = []byte(`{"event":"registered","id":"inc-2","category":"0203","path":["500000","500107","500107001"],"asset":"main-7"}`)
+	c, ok, err = dispatch.CaseFromIncident(m)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "main-7", c.Asset)
 }

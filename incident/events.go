@@ -38,27 +38,36 @@ const (
 // dispatch decode it with DecodeEvent; it carries what they need to act
 // without reading the store, and no personal data.
 type EventData struct {
-	Event      string        `json:"event"`
-	ID         uuid.UUID     `json:"id"`
-	Version    int64         `json:"version"`
-	From       string        `json:"from,omitempty"`
-	To         string        `json:"to"`
-	Category   string        `json:"category"`
-	Priority   string        `json:"priority"`
-	Grid       region.Code   `json:"grid"`
-	Path       []region.Code `json:"path"`
-	Lat        float64       `json:"lat"`
-	Lon        float64       `json:"lon"`
-	Actor      string        `json:"actor,omitempty"`
-	Resolution string        `json:"resolution,omitempty"`
-	Deadline   *time.Time    `json:"deadline,omitempty"`
-	Related    []uuid.UUID   `json:"related,omitempty"` // merged or split cases
+	Event    string        `json:"event"`
+	ID       uuid.UUID     `json:"id"`
+	Version  int64         `json:"version"`
+	From     string        `json:"from,omitempty"`
+	To       string        `json:"to"`
+	Category string        `json:"category"`
+	Priority string        `json:"priority"`
+	Grid     region.Code   `json:"grid"`
+	Path     []region.Code `json:"path"`
+	Lat      float64       `json:"lat"`
+	Lon      float64       `json:"lon"`
+	// Asset is the asset the case concerns (its AssetAttribute), so that
+	// dispatch can route by asset from the event alone.
+	Asset      string      `json:"asset,omitempty"`
+	Actor      string      `json:"actor,omitempty"`
+	Resolution string      `json:"resolution,omitempty"`
+	Deadline   *time.Time  `json:"deadline,omitempty"`
+	Related    []uuid.UUID `json:"related,omitempty"` // merged or split cases
 	// Reporters are the actor IDs of everyone who reported the case, so
 	// that each can be told of the outcome, merged reports included.
 	Reporters []string  `json:"reporters,omitempty"`
 	Note      string    `json:"note,omitempty"`
 	Time      time.Time `json:"time"`
 }
+
+// AssetAttribute is the attribute code by which a category names the
+// asset a case concerns (a pipe segment, a road, a bridge): events carry
+// its value as EventData.Asset, and SameAttribute(AssetAttribute) merges
+// alarms on one asset into one case.
+const AssetAttribute = "asset"
 
 // Subject returns the subject an incident event is published on:
 // <prefix>.<city>.<district>.<street>.incident.<event>, with as much of the
@@ -86,6 +95,9 @@ func newEvent(prefix, event string, inc *Incident, from Status, actor, note stri
 		Category: inc.Category, Priority: inc.Priority.String(),
 		Grid: inc.Location.Grid(), Path: inc.Location.Path, Lat: inc.Location.Point.Lat, Lon: inc.Location.Point.Lon,
 		Actor: actor, Related: related, Note: note, Time: at,
+	}
+	if v := inc.Attributes[AssetAttribute]; len(v) > 0 {
+		d.Asset = v[0]
 	}
 	if from != 0 && from != inc.Status {
 		d.From = from.String()

@@ -120,3 +120,15 @@ func TestFollowDispatchIgnoresOthers(t *testing.T) {
 	_, err := h.svc.FollowDispatch(as(bridge), nil, "g")
 	require.Error(t, err)
 }
+
+// An event names the case's asset, so that dispatch can route by it from
+// the bus alone; a case without one leaves it out.
+func TestEventsCarryTheAsset(t *testing.T) {
+	h := newHarness(t)
+	rec, err := h.svc.Report(as(camera), incident.Report{Channel: incident.SensorAlarm, Category: "smoke-alarm", Confidence: 0.99,
+		Attributes: map[string][]string{incident.AssetAttribute: {"bldg-7-floor-3"}}, Point: inStreet1})
+	require.NoError(t, err)
+	require.Equal(t, "bldg-7-floor-3", h.lastEvent(t, incident.EventRegistered, rec.Incident.ID).Asset)
+	id := registeredCase(t, h)
+	require.Empty(t, h.lastEvent(t, incident.EventRegistered, id).Asset)
+}
