@@ -2,6 +2,7 @@ package incident_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -180,4 +181,48 @@ func TestSplit(t *testing.T) {
 	page, err := h.store.Find(context.Background(), incident.Query{})
 	require.NoError(t, err)
 	assert.Len(t, page.Incidents, 2, "failed splits created nothing")
+}
+
+// lockingStore is a store shared by processes: it records the merge locks
+// taken, and can fail to take them.
+type lockingStore struct {
+	*incident.MemoryStore
+	mu     sync.Mutex
+	locked []string
+	held   int
+	fail   error
+}
+
+func (s *lockingStore) LockMerges(ctx context.Context, category string) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	s.locked = append(s.locked, category)
+	s.held++
+	return func() { s.mu.Lock(); s.held--; s.mu.Unlock() }, nil
+}
+
+// With AutoMerge, a report holds its store's merge lock while it decides,
+// and a store that cannot lock fails the report, storing nothing.
+func TestAutoMergeTakesTheStoreLock(t *testing.T) {
+	store := &lockingStore{MemoryStore: incident.NewMemoryStore()}
+	h := newHarness(t, func(c *incident.Config) {
+		c.Store = store
+		c.AutoMerge = incident.SameAttribute(incident.AssetAttribute)
+	})
+	alarm := incident.Report{Key: "smoke-1", Channel: incident.SensorAlarm, Category: "smoke-alarm", Confidence: 0.99,
+		Attributes: map[string][]string{incident.AssetAttribute: {"bldg-7"}}, Point: inStreet1}
+	_, err := h.svc.Report(as(camera), alarm)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"smoke-alarm"}, store.locked)
+	assert.Zero(t, store.held, "released")
+
+	store.fail = errors.New("connection refused")
+	alarm.Key = "smoke-2"
+	_, err = h.svc.Report(as(camera), alarm)
+	require.ErrorIs(t, err, store.fail)
+	_, err = store.ByKey(context.Background(), "smoke-2")
+	require.ErrorIs(t, err, incident.ErrNotFound)
 }

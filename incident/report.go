@@ -199,6 +199,13 @@ func (s *Service) Report(ctx context.Context, r Report) (Receipt, error) {
 	if s.cfg.AutoMerge != nil {
 		s.merging.Lock()
 		defer s.merging.Unlock()
+		if ml, ok := s.store.(MergeLocker); ok {
+			unlock, err := ml.LockMerges(ctx, inc.Category)
+			if err != nil {
+				return Receipt{}, fmt.Errorf("incident: taking the merge lock of %s: %w", inc.Category, err)
+			}
+			defer unlock()
+		}
 	}
 	suggestions, err := s.suggest(ctx, &inc, now)
 	if err != nil {

@@ -65,8 +65,8 @@ type Config struct {
 	// new report; true attaches the report to that case instead of opening
 	// a new one. SameAttribute builds a common policy. A Service decides
 	// these reports one at a time, so that alarms arriving together on one
-	// asset make one case; several processes sharing a store should route
-	// one asset's alarms to one process (a bus key per asset does that).
+	// asset make one case; across processes sharing a store, the store's
+	// MergeLocker (PostgreSQL's) serialises them per category.
 	AutoMerge func(report *Incident, candidate Suggestion) bool
 	// SubjectPrefix is the first token of event subjects (default "gov").
 	SubjectPrefix string
@@ -91,7 +91,9 @@ type Service struct {
 
 	// merging serialises Report's look-for-a-candidate-then-create when
 	// AutoMerge is set, so that two alarms on one asset arriving together
-	// make one case, not two (within this process; see Config.AutoMerge).
+	// make one case, not two; a MergeLocker store extends that across
+	// processes. Holding it while waiting for the store's lock keeps each
+	// process to one connection waiting.
 	merging sync.Mutex
 
 	relay *relay.Relay // nil without a bus

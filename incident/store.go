@@ -79,6 +79,18 @@ type Store interface {
 	MarkPublished(ctx context.Context, ids ...string) error
 }
 
+// MergeLocker is implemented by stores that several processes share. A
+// Service with Config.AutoMerge holds the lock of a report's category from
+// its search for a duplicate until its case is stored, so that alarms on
+// one asset arriving together at two processes still make one case. The
+// PostgreSQL store implements it with an advisory lock; the memory store,
+// which one process owns, needs none.
+type MergeLocker interface {
+	// LockMerges waits for, and takes, the lock of category; unlock
+	// releases it. It fails only if ctx ends or the store is unreachable.
+	LockMerges(ctx context.Context, category string) (unlock func(), err error)
+}
+
 // Query selects incidents. Every set field narrows the result.
 type Query struct {
 	Statuses   []Status    // any of these

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -816,4 +817,36 @@ func (s *IncidentStore) decodeIncident(b []byte) (incident.Incident, error) {
 		}
 	}
 	return inc, nil
+}
+
+var _ incident.MergeLocker = (*IncidentStore)(nil)
+
+// LockMerges implements incident.MergeLocker with a session advisory lock
+// on one pooled connection, keyed by the schema and the category: services
+// in several processes then decide auto-merges of one category one at a
+// time. A process that dies drops its session and so its lock. If the
+// unlock fails, the connection is closed, which releases the lock too.
+func (s *IncidentStore) LockMerges(ctx context.Context, category string) (func(), error) {
+	h := fnv.New64a()
+	h.Write([]byte("govkit-incident-merge:" + s.db.schema + ":" + category))
+	key := int64(h.Sum64())
+	conn, err := s.db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: merge lock: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		// The lock may have been granted as the wait was cancelled: end
+		// the session rather than return it to the pool holding it.
+		_ = conn.Conn().Close(context.Background())
+		conn.Release()
+		return nil, fmt.Errorf("postgres: merge lock: %w", err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+			_ = conn.Conn().Close(ctx)
+		}
+		conn.Release()
+	}, nil
 }
