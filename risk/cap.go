@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -161,7 +162,7 @@ func (w AreaWarning) CAP(o CAPOptions) (CAPAlert, error) {
 			ca.Polygon = append(ca.Polygon, capPolygon(p[0]))
 		}
 		if a.Code != "" {
-			ca.Geocode = []CAPValue{{ValueName: "basin", Value: a.Code}}
+			ca.Geocode = []CAPValue{{ValueName: cmp.Or(a.Scheme, "basin"), Value: a.Code}}
 		}
 		info.Area = append(info.Area, ca)
 	}

@@ -108,6 +108,14 @@ func TestWriteCAPIsValidCAP12(t *testing.T) {
 	require.Contains(t, out, "<expires>2025-06-13T08:00:00-00:00</expires>")
 	require.Contains(t, out, "<polygon>29.500000,106.450000 29.500000,106.489000 29.580000,106.489000 29.580000,106.450000 29.500000,106.450000</polygon>")
 	require.Contains(t, out, "<areaDesc>跳磴河小流域</areaDesc>")
+	require.Contains(t, out, "<geocode>\n        <valueName>basin</valueName>\n        <value>XLY-0417</value>", "a code without a scheme is a basin's")
+	division := landslideWarning()
+	division.ID, division.Areas[0].Scheme, division.Areas[0].Code = "CQ-DZ-20250612-004", "GB/T 2260", "500107"
+	dw, err := f.svc.IssueWarning(admin(), division)
+	require.NoError(t, err)
+	ca, err := dw.CAP(risk.CAPOptions{Sender: "dzzh@cq.example.gov.cn"})
+	require.NoError(t, err)
+	require.Equal(t, []risk.CAPValue{{ValueName: "GB/T 2260", Value: "500107"}}, ca.Info[0].Area[0].Geocode)
 
 	// Cancelling gives a Cancel that references the alert.
 	f.clk.Advance(time.Hour)

@@ -19,8 +19,12 @@ import (
 // (小流域: Chongqing issues geological-hazard warnings for 4,208 of them).
 type WarningArea struct {
 	Code string // e.g. the basin's code
-	Name string
-	Area geo.MultiPolygon
+	// Scheme names the scheme Code belongs to, the CAP geocode's
+	// valueName: "basin" (the default) for a small-basin code, say, or
+	// "GB/T 2260" for an administrative division.
+	Scheme string
+	Name   string
+	Area   geo.MultiPolygon
 }
 
 // AreaWarning is a warning for a set of areas over a period — a

@@ -1213,9 +1213,10 @@ type (
 		Version      int64                `json:"version"`
 	}
 	riskWarningAreaDoc struct {
-		Code string           `json:"code,omitzero"`
-		Name string           `json:"name,omitzero"`
-		Area geo.MultiPolygon `json:"area"`
+		Code   string           `json:"code,omitzero"`
+		Scheme string           `json:"scheme,omitzero"`
+		Name   string           `json:"name,omitzero"`
+		Area   geo.MultiPolygon `json:"area"`
 	}
 	riskEnterpriseDoc struct {
 		V              int               `json:"v"`
@@ -1539,7 +1540,7 @@ func riskWarningToDoc(w *risk.AreaWarning) *riskWarningDoc {
 		for j, p := range a.Area {
 			m[j] = riskPolygon(p)
 		}
-		d.Areas[i] = riskWarningAreaDoc{Code: a.Code, Name: a.Name, Area: m}
+		d.Areas[i] = riskWarningAreaDoc{Code: a.Code, Scheme: a.Scheme, Name: a.Name, Area: m}
 	}
 	return d
 }
@@ -1558,7 +1559,7 @@ func riskWarningFromDoc(d *riskWarningDoc) risk.AreaWarning {
 		for j, p := range a.Area {
 			m[j] = riskPolygon(p)
 		}
-		w.Areas[i] = risk.WarningArea{Code: a.Code, Name: a.Name, Area: m}
+		w.Areas[i] = risk.WarningArea{Code: a.Code, Scheme: a.Scheme, Name: a.Name, Area: m}
 	}
 	return w
 }

@@ -473,7 +473,7 @@ func TestRiskRecordsMatchMemoryStore(t *testing.T) {
 	w := risk.AreaWarning{ID: "CQ-DZ-20250612-003", Kind: "geological-hazard", Event: "地质灾害气象风险预警", Colour: risk.Orange,
 		Jurisdiction: "500107", Headline: "橙色预警", Sender: "重庆市规划和自然资源局", From: riskBase, Until: riskBase.Add(24 * time.Hour),
 		Issued: riskBase, Raised: []uuid.UUID{full.ID}, Version: 1,
-		Areas: []risk.WarningArea{{Code: "B-1", Name: "跳蹬河小流域", Area: geo.MultiPolygon{full.Geometry.(geo.Polygon)}}, {Code: "B-2"}}}
+		Areas: []risk.WarningArea{{Code: "B-1", Scheme: "basin", Name: "跳蹬河小流域", Area: geo.MultiPolygon{full.Geometry.(geo.Polygon)}}, {Code: "B-2"}}}
 	e := risk.Enterprise{ID: "91500107MA5U000000", Name: "油库", Region: "500107001", Credit: risk.MustDecimal("72.50"), Tier: risk.TierRed,
 		Kind: "hazardous-chemicals", Version: 1, TierDerivation: full.Assessment.Derivation}
 	in := risk.Inspection{ID: uuid.Must(uuid.NewV7()), Enterprise: e.ID, Region: "500107001", Period: "2025Q3", Status: risk.Inspected,
@@ -823,7 +823,7 @@ func TestRiskDocumentsCoverEveryField(t *testing.T) {
 		reflect.TypeFor[risk.Building]():    "ID Name Point Grid Occupancy Kind",
 		reflect.TypeFor[risk.AreaWarning](): "ID Kind Event Colour Jurisdiction Areas Headline Description Instruction Sender From Until " +
 			"Issued Cancelled Raised Version",
-		reflect.TypeFor[risk.WarningArea](): "Code Name Area",
+		reflect.TypeFor[risk.WarningArea](): "Code Scheme Name Area",
 		reflect.TypeFor[risk.Enterprise]():  "ID Name Region Credit Blacklisted Kind Tier TierDerivation Version",
 		reflect.TypeFor[risk.Inspection](): "ID Enterprise Region Period Departments Reasons Inspectors Checklist Status InspectedAt " +
 			"Findings Version",
