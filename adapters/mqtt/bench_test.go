@@ -22,12 +22,26 @@ import (
 // is valid only when lost is 0).
 //
 // The broker is GOVKIT_TEST_MQTT; with GOVKIT_BENCH_OWN_BROKER=1 the
-// benchmark starts its own Mosquitto with the lossless settings instead.
-func BenchmarkBusThroughput(b *testing.B) {
+// benchmark starts its own Mosquitto with the lossless settings and
+// set_tcp_nodelay instead (see the package documentation, "Packs").
+func BenchmarkBusThroughput(b *testing.B) { benchThroughput(b, 0) }
+
+// BenchmarkBusThroughputPacked is BenchmarkBusThroughput with PackSize 32
+// on the publishing bus, and batches as gateways send them: the 1,000
+// devices report through 40 gateways, each gateway's readings on the
+// gateway's subject with the device as Key, and each batch of 128 comes
+// from one gateway (the gateways take turns). Every batch thus travels as
+// four packs of 32, each spread over the member's handler goroutines by
+// key; the 1,000 device streams are numbered and checked as before.
+func BenchmarkBusThroughputPacked(b *testing.B) { benchThroughput(b, 32) }
+
+// benchThroughput runs the throughput benchmarks; packSize 0 publishes
+// each device's readings on its own subject, as one message per PUBLISH.
+func benchThroughput(b *testing.B, packSize int) {
 	var server string
 	brokerCPU := func() time.Duration { return 0 }
 	if os.Getenv("GOVKIT_BENCH_OWN_BROKER") == "1" {
-		br := startBroker(b, losslessConfig)
+		br := startBroker(b, losslessConfig+"set_tcp_nodelay true\n")
 		server, brokerCPU = br.url(), br.cpuTime
 	} else {
 		server = serverURL(b)
@@ -36,9 +50,11 @@ func BenchmarkBusThroughput(b *testing.B) {
 		publishers = 4
 		batch      = 128
 		devices    = 1000
+		gateways   = 40
 	)
 	pubOpts := testOptions(b, server)
 	pubOpts.ClientID += "-p"
+	pubOpts.PackSize = packSize
 	subOpts := testOptions(b, server)
 	subOpts.ClientID += "-s"
 	pb, sb := newTestBus(b, pubOpts), newTestBus(b, subOpts)
@@ -62,6 +78,9 @@ func BenchmarkBusThroughput(b *testing.B) {
 	for i := range devices {
 		keys[i] = "d" + strconv.Itoa(i)
 		subjects[i] = root + ".sensor." + keys[i] + ".reading"
+		if packSize > 0 {
+			subjects[i] = root + ".gateway.g" + strconv.Itoa(i%gateways) + ".reading"
+		}
 	}
 	ctx := context.Background()
 	var next atomic.Int64
@@ -82,6 +101,11 @@ func BenchmarkBusThroughput(b *testing.B) {
 				msgs = msgs[:0]
 				for i := first; i < min(first+batch, int64(b.N)); i++ {
 					d := int(i % devices)
+					if packSize > 0 {
+						// the gateway of this batch, and in turn its devices
+						g, n := int(first/batch%gateways), int(i-first)
+						d = g + gateways*(n%(devices/gateways))
+					}
 					m := bus.NewMessage(subjects[d], payload)
 					m.Key = keys[d]
 					msgs = append(msgs, m)

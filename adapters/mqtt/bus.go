@@ -103,18 +103,18 @@ func (b *Bus) Publish(ctx context.Context, m bus.Message) error {
 		m.Time = time.Now()
 	}
 	code, err := b.pub.publish(ctx, &flight{topic: Topic(m.Subject), m: m, numbered: true})
-	return b.count(code, err)
+	return b.count(code, err, 1)
 }
 
-// count records a publish's outcome and returns its error: with
-// RequireSubscribers, "no matching subscribers" is one.
-func (b *Bus) count(code byte, err error) error {
+// count records the outcome of a PUBLISH carrying n messages and returns
+// its error: with RequireSubscribers, "no matching subscribers" is one.
+func (b *Bus) count(code byte, err error, n int) error {
 	if err != nil {
 		return err
 	}
-	b.published.Add(1)
+	b.published.Add(int64(n))
 	if code == CodeNoMatchingSubscribers {
-		b.noSubscribers.Add(1)
+		b.noSubscribers.Add(int64(n))
 		if b.opts.RequireSubscribers {
 			return fmt.Errorf("%w: %w", ErrNoSubscribers, bus.ErrOverloaded)
 		}
@@ -128,6 +128,12 @@ func (b *Bus) count(code byte, err error) error {
 // It returns nil if the broker acknowledged them all, else a *BatchError
 // saying which failed (those may be published again; the others must not
 // be, or they are duplicated).
+//
+// With Options.PackSize above 1, each run of consecutive messages with
+// one subject travels as one PUBLISH, a pack (see the package
+// documentation, "Packs"): its messages succeed or fail together, as one
+// message does, and RequireSubscribers makes every one of them fail with
+// ErrNoSubscribers if the broker matched no subscription.
 func (b *Bus) PublishBatch(ctx context.Context, ms []bus.Message) error {
 	for i, m := range ms {
 		if err := m.Validate(); err != nil {
@@ -144,16 +150,22 @@ func (b *Bus) PublishBatch(ctx context.Context, ms []bus.Message) error {
 		return bus.ErrClosed
 	}
 	now := time.Now()
-	flights := make([]*flight, len(ms))
+	units := planUnits(ms, b.opts.PackSize, now)
+	flights := make([]*flight, len(units))
 	errs := make([]error, len(ms))
 	failed := false
-	for i, m := range ms {
-		if m.Time.IsZero() {
-			m.Time = now
+	for i, u := range units {
+		f := &flight{topic: Topic(ms[u.first].Subject), numbered: true}
+		if u.n > 1 {
+			f.pack = &packFlight{u: u, ms: ms[u.first : u.first+u.n]}
+		} else {
+			f.m = ms[u.first]
+			if f.m.Time.IsZero() {
+				f.m.Time = now
+			}
 		}
-		f := &flight{topic: Topic(m.Subject), m: m, numbered: true}
 		if err := b.pub.send(ctx, f); err != nil {
-			for j := i; j < len(ms); j++ {
+			for j := u.first; j < len(ms); j++ {
 				errs[j] = err
 			}
 			failed = true
@@ -165,9 +177,13 @@ func (b *Bus) PublishBatch(ctx context.Context, ms []bus.Message) error {
 		if f == nil {
 			continue
 		}
+		u := units[i]
 		code, err := b.pub.wait(ctx, f)
-		if err = b.count(code, err); err != nil {
-			errs[i], failed = err, true
+		if err = b.count(code, err, u.n); err != nil {
+			for j := u.first; j < u.first+u.n; j++ {
+				errs[j] = err
+			}
+			failed = true
 		}
 	}
 	if failed {
@@ -282,7 +298,8 @@ func (b *Bus) Close() error {
 type Stats struct {
 	// Published counts messages the broker acknowledged to Publish or
 	// PublishBatch; NoSubscribers counts those it acknowledged with "no
-	// matching subscribers", which nobody receives.
+	// matching subscribers", which nobody receives. A pack counts as its
+	// messages.
 	Published, NoSubscribers int64
 	// Delivered counts handler calls, retries included; Acked those that
 	// returned nil; Nacked those that returned an error or panicked;
@@ -292,10 +309,12 @@ type Stats struct {
 	// after MaxAttempts failed calls.
 	HandedBack int64
 	// Redelivered counts messages the broker sent again after a
-	// reconnection (MQTT's DUP flag).
+	// reconnection (MQTT's DUP flag); a pack counts as its messages.
 	Redelivered int64
-	// Skipped counts messages dropped because their topic is not a bus
-	// subject.
+	// Skipped counts messages dropped, and acknowledged, because they
+	// cannot be decoded: their topic is not a bus subject, a hand-back
+	// lacks a valid subject, or a pack is malformed (one count per pack:
+	// its messages are unknown; loss detection reports them missing).
 	Skipped int64
 	// Loss detection, summed over the bus's groups. Received counts the
 	// numbered messages seen; Duplicates those whose number a group had

@@ -48,6 +48,49 @@
 // that sets PropKey, PropSeq and PropSource itself gets the same checks.
 // Gaps are how a deployment learns that its broker drops messages.
 //
+// # Packs
+//
+// Mosquitto spends its CPU per PUBLISH, not per byte: one broker thread
+// carries some 25,000 QoS 1 messages a second, however small. A producer
+// that publishes in batches, a gateway forwarding its devices' readings
+// or an outbox relay, sets Options.PackSize and calls PublishBatch: each
+// run of consecutive messages with one subject (at most PackSize of them
+// and 256 KiB) then travels as one PUBLISH on the subject's topic, a
+// pack, marked by PropPack. With packs of 32 the broker's cost per
+// message falls from about 40 µs to about 2 µs, and
+// BenchmarkBusThroughputPacked runs more than ten times as fast as
+// BenchmarkBusThroughput (given set_tcp_nodelay, below). Publish always
+// sends one message alone, and devices that publish plain MQTT are
+// unaffected; a plain MQTT client that subscribes to a packed topic,
+// though, receives the pack, not its messages.
+//
+// Members unpack a pack and handle each message exactly as if it had
+// arrived alone: on its key's goroutine in order, retried in place, and
+// after MaxAttempts handed back by itself, so that only the messages that
+// failed come back through the retry topic; loss detection checks each
+// message's own sequence number. What changes is what the broker sees: a
+// pack is published, acknowledged, queued and dropped as a unit.
+// PublishBatch reports a pack's messages failed or published together. A
+// member acknowledges a pack once every message in it has been handled or
+// handed back, so a slow message holds up the acknowledgement of its pack
+// and of everything received after it, and a member that goes away
+// before then receives the whole pack again from its session (Attempt 2;
+// handlers deduplicate by ID). A broker that drops messages, or loses
+// them in a crash, drops or loses whole packs, and redelivers whole packs.
+// Mosquitto's limits (max_queued_messages, max_inflight_messages) count
+// packs, not messages. A member skips a malformed pack (an unknown
+// version, truncated, a wrong count) as it skips any message it cannot
+// decode: it acknowledges it and counts it in Stats.Skipped, and loss
+// detection reports its messages missing.
+//
+// Packs need "set_tcp_nodelay true" in mosquitto.conf. Without it
+// Mosquitto leaves Nagle's algorithm on for its clients' connections: a
+// packing publisher has few PUBLISHes in flight, and the broker holds all
+// but the first of their PUBACKs until the client's delayed TCP
+// acknowledgement, tens of milliseconds later. Measured here with packs
+// of 32: about 20,000 messages a second without it, over 200,000 with it
+// (one message per PUBLISH: about 20,000 either way).
+//
 // # A lossless Mosquitto
 //
 // Left at its defaults Mosquitto silently discards QoS 1 messages: it

@@ -165,14 +165,21 @@ func reconnectDelay(o *Options, n int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// flight is one message on its way to the broker.
+// flight is one PUBLISH on its way to the broker: a message, or a pack.
 type flight struct {
 	topic    string
 	m        bus.Message
 	numbered bool
 	x        meta          // attempt and subject, for a hand-back
+	pack     *packFlight   // non-nil for a pack (m is then unused)
 	pub      *paho.Publish // built (and numbered) on first send
 	pd       *pending
+}
+
+// packFlight is a planned pack and its messages, numbered on first send.
+type packFlight struct {
+	u  unit
+	ms []bus.Message // the pack's messages (for their subject and key)
 }
 
 // nextSeq numbers a message of stream (subject, key); p.mu is held.
@@ -180,13 +187,47 @@ func (p *publisher) nextSeq(subject, key string) uint64 {
 	k := seqKey{subject, key}
 	n, ok := p.seqs[k]
 	if !ok && len(p.seqs) >= p.opts.MaxStreams {
-		clear(p.seqs)
-		p.srcGen++
-		p.src = p.opts.ClientID + "@" + p.start + "." + strconv.Itoa(p.srcGen)
+		p.newSource()
 	}
 	n++
 	p.seqs[k] = n
 	return n
+}
+
+// newSource forgets every stream and starts numbering afresh under a new
+// source; p.mu is held.
+func (p *publisher) newSource() {
+	clear(p.seqs)
+	p.srcGen++
+	p.src = p.opts.ClientID + "@" + p.start + "." + strconv.Itoa(p.srcGen)
+}
+
+// packPublish numbers a pack's messages and builds its PUBLISH; p.mu is
+// held. A pack has one source, so if numbering it would take the
+// publisher past MaxStreams it starts the new source first (and a pack
+// with more new streams than MaxStreams exceeds it, by less than
+// MaxPackSize, until the next message).
+func (p *publisher) packPublish(f *flight) *paho.Publish {
+	pf := f.pack
+	if len(p.seqs)+len(pf.ms) > p.opts.MaxStreams {
+		fresh := map[seqKey]struct{}{}
+		for _, m := range pf.ms {
+			if k := (seqKey{m.Subject, m.Key}); p.seqs[k] == 0 {
+				fresh[k] = struct{}{}
+			}
+		}
+		if len(fresh) > 0 && len(p.seqs)+len(fresh) > p.opts.MaxStreams {
+			p.newSource()
+		}
+	}
+	payload := packPayload(&pf.u, p.src, func(i int) uint64 {
+		k := seqKey{pf.ms[i].Subject, pf.ms[i].Key}
+		n := p.seqs[k] + 1
+		p.seqs[k] = n
+		return n
+	})
+	return &paho.Publish{Topic: f.topic, QoS: 1, Payload: payload,
+		Properties: &paho.PublishProperties{User: paho.UserProperties{{Key: PropPack, Value: strconv.Itoa(pf.u.n)}}}}
 }
 
 // send writes f to the broker, numbering it the first time; it returns
@@ -210,7 +251,9 @@ func (p *publisher) send(ctx context.Context, f *flight) error {
 			}
 		}
 		p.mu.Lock()
-		if f.pub == nil {
+		if f.pub == nil && f.pack != nil {
+			f.pub = p.packPublish(f)
+		} else if f.pub == nil {
 			x := f.x
 			if f.numbered {
 				x.src, x.seq = p.src, p.nextSeq(f.m.Subject, f.m.Key)

@@ -234,6 +234,10 @@ func (s *Subscription) receive(pr paho.PublishReceived) (bool, error) {
 		}
 		subject = subj
 	}
+	if count, ok := packProperty(p); ok {
+		s.receivePack(p, e, retry, subject, count)
+		return true, nil
+	}
 	r := decode(p, subject, now)
 	if !retry {
 		// PropSubject belongs to hand-backs: no publisher may relabel a
@@ -260,6 +264,57 @@ func (s *Subscription) receive(pr paho.PublishReceived) (bool, error) {
 	case <-s.stop: // closing: left unacknowledged, the session keeps it
 	}
 	return true, nil
+}
+
+// receivePack delivers a pack's messages one by one, as if each had
+// arrived alone: in the pack's order, on their keys' lanes, each
+// numbered for loss detection, retried and handed back by itself. The
+// pack's acknowledgement e waits for all of them (ackEntry.parts). A
+// malformed pack is skipped like any message that cannot be decoded:
+// acknowledged, counted in Stats.Skipped and logged. Packs are never
+// handed back, so one on the retry topic is malformed too.
+//
+// A pack can put up to MaxPackSize messages on one lane, whose buffer
+// holds ReceiveMaximum+1: a full lane holds up receive, and so the
+// member's later messages, until its handler catches up. That is
+// backpressure, not a deadlock: handlers never wait for receive.
+func (s *Subscription) receivePack(p *paho.Publish, e *ackEntry, retry bool, subject, count string) {
+	var rs []received
+	var err error
+	if retry {
+		err = fmt.Errorf("%w: on the retry topic", errBadPack)
+	} else {
+		rs, err = decodePack(subject, count, p.Payload)
+	}
+	if err != nil {
+		s.b.skipped.Add(1)
+		s.b.log("mqtt: skipped a malformed pack", "topic", p.Topic, "client", s.clientID, "error", err)
+		s.complete(e)
+		return
+	}
+	attempt := 1
+	if p.Duplicate() {
+		attempt++ // sent before on an earlier connection: maybe handled, never acknowledged
+		s.b.redelivered.Add(int64(len(rs)))
+	}
+	if s.tr != nil {
+		for i := range rs {
+			if rs[i].seq > 0 {
+				s.tr.observe(rs[i].src, subject, rs[i].msg.Key, rs[i].seq)
+			}
+		}
+	}
+	if e != nil {
+		e.parts.Store(int32(len(rs)))
+	}
+	for i := range rs {
+		d := &delivery{r: rs[i], ack: e, attempt: attempt}
+		select {
+		case s.laneFor(d.r.msg.Key) <- d:
+		case <-s.stop: // closing: the pack stays unacknowledged, the session keeps it
+			return
+		}
+	}
 }
 
 func (s *Subscription) laneFor(key string) chan *delivery {
@@ -358,9 +413,14 @@ func retryDelay(o *Options, n int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// complete marks e handled and sends the acknowledgements now due.
+// complete marks e handled and sends the acknowledgements now due. For
+// a pack it marks one of its messages handled (or handed back), and e
+// only with the last of them.
 func (s *Subscription) complete(e *ackEntry) {
 	if e == nil {
+		return
+	}
+	if e.parts.Load() > 0 && e.parts.Add(-1) > 0 {
 		return
 	}
 	s.acks.complete(e, func(x *ackEntry) { s.sess.ack(x.gen, x.id) })
@@ -440,11 +500,12 @@ func (s *Subscription) Leave(ctx context.Context) error {
 // ClientID returns the MQTT client ID of this member's session.
 func (s *Subscription) ClientID() string { return s.clientID }
 
-// ackEntry is one received QoS 1 message awaiting its PUBACK.
+// ackEntry is one received QoS 1 PUBLISH awaiting its PUBACK.
 type ackEntry struct {
-	gen  uint64 // connection generation that delivered it
-	id   uint16 // packet identifier
-	done bool
+	gen   uint64       // connection generation that delivered it
+	id    uint16       // packet identifier
+	done  bool         // guarded by ackQueue.mu
+	parts atomic.Int32 // for a pack: its messages not yet handled or handed back
 }
 
 // ackQueue releases PUBACKs in the order the messages arrived, as MQTT
