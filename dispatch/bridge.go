@@ -45,7 +45,7 @@ func CaseFromIncident(m bus.Message) (c Case, ok bool, err error) {
 // system in ctx (whose actor the authorizer must allow to dispatch). A case
 // already dispatched is acknowledged, so redelivery is harmless; a case no
 // rule covers is acknowledged too and left to the centre, which the
-// "no-route" event tells. Other errors are returned for redelivery.
+// EventNoRoute event tells. Other errors are returned for redelivery.
 func (s *Service) FollowIncidents(ctx context.Context, sub bus.Subscriber, group string) (bus.Subscription, error) {
 	return sub.Subscribe(ctx, s.cfg.SubjectPrefix+".>", group, func(hctx context.Context, m bus.Message) error {
 		c, ok, err := CaseFromIncident(m)
@@ -70,7 +70,7 @@ func (s *Service) FollowIncidents(ctx context.Context, sub bus.Subscriber, group
 // assign by hand.
 func (s *Service) noRoute(ctx context.Context, c Case, cause error) error {
 	var ch Change
-	if err := s.appendEvent(&ch, c.ID, c.Path, OrderEvent{Event: "no-route", Case: c.ID, Category: c.Category, Path: c.Path, Note: cause.Error(), Time: s.now()}); err != nil {
+	if err := s.appendEvent(&ch, c.ID, c.Path, OrderEvent{Event: EventNoRoute, Case: c.ID, Category: c.Category, Path: c.Path, Note: cause.Error(), Time: s.now()}); err != nil {
 		return err
 	}
 	if len(ch.Events) == 0 {

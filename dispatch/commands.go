@@ -75,7 +75,7 @@ func (s *Service) commandOnce(ctx context.Context, id uuid.UUID, action string, 
 		return WorkOrder{}, err
 	}
 	for i := range out.extra {
-		if err := s.event(&ch, &out.extra[i], "offered", 0, actor, out.note); err != nil {
+		if err := s.event(&ch, &out.extra[i], EventOffered, 0, actor, out.note); err != nil {
 			return WorkOrder{}, err
 		}
 	}
@@ -118,7 +118,7 @@ func (s *Service) SignFor(ctx context.Context, id uuid.UUID, note string) (WorkO
 		}
 		o.Status, o.SignedAt, o.Responder = SignedFor, now, actor
 		o.NextCheck = o.Deadline
-		return outcome{action: "sign-for", event: "signed-for", note: note}, nil
+		return outcome{action: "sign-for", event: EventSignedFor, note: note}, nil
 	})
 }
 
@@ -148,10 +148,10 @@ func (s *Service) Return(ctx context.Context, id uuid.UUID, reason string) (Work
 		cf.Returns++
 		cf.TimeLost += s.cal.WorkingDuration(o.Offered, now)
 		cf.Version++
-		out := outcome{action: "return", event: "returned", note: reason, cf: &cf}
+		out := outcome{action: "return", event: EventReturned, note: reason, cf: &cf}
 		if cf.Returns >= s.cfg.MaxReturns {
 			cf.BindingUnit = s.unitAbove(o)
-			out.event = "binding-required"
+			out.event = EventBindingRequired
 			unit := cf.BindingUnit
 			out.after = func(ctx context.Context) {
 				for _, who := range s.roster.OnDuty(unit, now) {
@@ -237,7 +237,7 @@ func (s *Service) reassign(ctx context.Context, id uuid.UUID, body, note, action
 		}
 		cf.Version++
 		replacement = n
-		return outcome{action: action, event: "reassigned", note: note, cf: &cf, extra: []WorkOrder{n}}, nil
+		return outcome{action: action, event: EventReassigned, note: note, cf: &cf, extra: []WorkOrder{n}}, nil
 	})
 	if err != nil {
 		return WorkOrder{}, err
@@ -255,14 +255,14 @@ func (s *Service) Start(ctx context.Context, id uuid.UUID, note string) (WorkOrd
 			return outcome{}, refuse(o, "start", "sign for it first")
 		}
 		o.Status, o.StartedAt = InProgress, now
-		return outcome{action: "start", event: "started", note: note}, nil
+		return outcome{action: "start", event: EventStarted, note: note}, nil
 	})
 }
 
 // Complete records that the branch's work is done. In a playbook case the
 // steps waiting for this one are offered in the same write. When every
 // mandatory branch (or playbook step) of the case is done, the case file is
-// marked disposed and a "case-disposed" event tells the incident side.
+// marked disposed and an EventCaseDisposed event tells the incident side.
 func (s *Service) Complete(ctx context.Context, id uuid.UUID, note string) (WorkOrder, error) {
 	if err := checkNote("note", note, false); err != nil {
 		return WorkOrder{}, err
@@ -272,7 +272,7 @@ func (s *Service) Complete(ctx context.Context, id uuid.UUID, note string) (Work
 			return outcome{}, refuse(o, "complete", "start it first")
 		}
 		o.Status, o.DoneAt, o.NextCheck = Done, now, time.Time{}
-		out := outcome{action: "complete", event: "done", note: note}
+		out := outcome{action: "complete", event: EventDone, note: note}
 		if o.Kind == Volunteer {
 			return out, nil // a volunteer task has no case file
 		}
@@ -293,7 +293,7 @@ func (s *Service) Complete(ctx context.Context, id uuid.UUID, note string) (Work
 		if disposed && !cf.Disposed {
 			cf.Disposed, cf.DisposedAt = true, now
 			if s.pub != nil {
-				out.events = append(out.events, OrderEvent{Event: "case-disposed", Case: cf.Case, Category: cf.Category, Path: cf.Path, Time: now})
+				out.events = append(out.events, OrderEvent{Event: EventCaseDisposed, Case: cf.Case, Category: cf.Category, Path: cf.Path, Time: now})
 			}
 		}
 		if len(cf.Orders) != before || disposed {
@@ -382,11 +382,11 @@ func (s *Service) Verify(ctx context.Context, id uuid.UUID, passed bool, note st
 		}
 		if passed {
 			o.Status = Verified
-			return outcome{action: "verify", event: "verified", note: note}, nil
+			return outcome{action: "verify", event: EventVerified, note: note}, nil
 		}
 		o.Status, o.Reworks = InProgress, o.Reworks+1
 		o.NextCheck = o.Deadline
-		return outcome{action: "rework", event: "rework", note: note}, nil
+		return outcome{action: "rework", event: EventRework, note: note}, nil
 	})
 }
 
@@ -402,7 +402,7 @@ func (s *Service) ChaseUp(ctx context.Context, id uuid.UUID, note string) (WorkO
 		}
 		o.ChaseUps++
 		n := Notification{Kind: NotifyChaseUp, To: o.Body, WorkOrder: o.ID.String(), Case: o.Case, Subject: "chase-up: " + note, Deadline: o.Deadline}
-		return outcome{action: "chase-up", event: "chased-up", note: note, after: func(ctx context.Context) { s.notify(ctx, n) }}, nil
+		return outcome{action: "chase-up", event: EventChasedUp, note: note, after: func(ctx context.Context) { s.notify(ctx, n) }}, nil
 	})
 }
 
@@ -419,7 +419,7 @@ func (s *Service) Supervise(ctx context.Context, id uuid.UUID, note string) (Wor
 		}
 		o.Supervised, o.SupervisedBy = true, actor
 		n := Notification{Kind: NotifySupervision, To: o.Body, WorkOrder: o.ID.String(), Case: o.Case, Subject: "supervision: " + note, Deadline: o.Deadline}
-		return outcome{action: "supervise", event: "supervised", note: note, after: func(ctx context.Context) { s.notify(ctx, n) }}, nil
+		return outcome{action: "supervise", event: EventSupervised, note: note, after: func(ctx context.Context) { s.notify(ctx, n) }}, nil
 	})
 }
 
@@ -442,7 +442,7 @@ func (s *Service) RequestExtension(ctx context.Context, id uuid.UUID, extra time
 			}
 		}
 		o.Extensions = append(o.Extensions, Extension{ID: uuid.Must(uuid.NewV7()), RequestedAt: now, RequestedBy: actor, Extra: extra, Reason: reason})
-		return outcome{action: "request-extension", event: "extension-requested", note: reason}, nil
+		return outcome{action: "request-extension", event: EventExtensionRequested, note: reason}, nil
 	})
 }
 
@@ -463,9 +463,9 @@ func (s *Service) DecideExtension(ctx context.Context, id uuid.UUID, approve boo
 			return outcome{}, &access.SeparationError{Rule: access.Separation{Name: "requester-not-approver", First: "request-extension", Second: "approve-extension"}, ActorID: actor}
 		}
 		e.Decided, e.Approved, e.DecidedBy, e.DecidedAt, e.Note = true, approve, actor, now, note
-		event := "extension-refused"
+		event := EventExtensionRefused
 		if approve {
-			event = "extension-approved"
+			event = EventExtensionApproved
 			o.Deadline = s.after(o.Deadline, e.Extra)
 			if o.Status != Offered {
 				o.NextCheck = o.Deadline
@@ -487,7 +487,7 @@ func (s *Service) Suspend(ctx context.Context, id uuid.UUID, reason string) (Wor
 			return outcome{}, refuse(o, "suspend", "only an open, running order can be suspended")
 		}
 		o.Suspended, o.SuspendedAt, o.NextCheck = true, now, time.Time{}
-		return outcome{action: "suspend", event: "suspended", note: reason}, nil
+		return outcome{action: "suspend", event: EventSuspended, note: reason}, nil
 	})
 }
 
@@ -512,7 +512,7 @@ func (s *Service) Resume(ctx context.Context, id uuid.UUID, note string) (WorkOr
 		if o.Status == Offered {
 			o.NextCheck = o.SignBy
 		}
-		return outcome{action: "resume", event: "resumed", note: note}, nil
+		return outcome{action: "resume", event: EventResumed, note: note}, nil
 	})
 }
 
@@ -530,7 +530,7 @@ func (s *Service) Evaluate(ctx context.Context, id uuid.UUID, rating int, note s
 			return outcome{}, refuse(o, "evaluate", "only finished work can be rated")
 		}
 		o.Rating = rating
-		return outcome{action: "evaluate", event: "evaluated", note: note}, nil
+		return outcome{action: "evaluate", event: EventEvaluated, note: note}, nil
 	})
 }
 

@@ -6,8 +6,9 @@
 // It works on incidents through events and IDs, not by importing package
 // incident: a Case is a category, a place (the region path) and perhaps an
 // asset; FollowIncidents dispatches every case an incident service
-// registers, and "case-disposed" events tell the incident side when every
-// mandatory branch is done.
+// registers, and its events (EventOffered, EventStarted, EventCaseDisposed
+// when every mandatory branch is done, …) let the incident side follow
+// (incident's FollowDispatch).
 //
 // # Routing
 //

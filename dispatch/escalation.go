@@ -54,13 +54,13 @@ func (s *Service) checkOnce(ctx context.Context, id uuid.UUID) error {
 		unit, who := s.escalationTarget(&o, body)
 		if unit == "" {
 			next.NextCheck = time.Time{} // nobody left above: the top has been told
-			event, note = "escalation-exhausted", "no unit above has anybody on duty"
+			event, note = EventEscalationExhausted, "no unit above has anybody on duty"
 			break
 		}
 		next.EscalationLevel++
 		next.EscalatedTo = unit
 		next.NextCheck = s.after(now, p.EscalateEvery)
-		event = "escalated"
+		event = EventEscalated
 		note = fmt.Sprintf("not done by %s: escalated to %s (%s)", o.Deadline.Format(time.RFC3339), unit, unit.Level())
 		for _, w := range who {
 			notes = append(notes, Notification{Kind: NotifyEscalation, To: w, WorkOrder: o.ID.String(), Case: o.Case,
@@ -72,7 +72,7 @@ func (s *Service) checkOnce(ctx context.Context, id uuid.UUID) error {
 		if next.NextCheck.IsZero() || (!o.Deadline.IsZero() && next.NextCheck.After(o.Deadline)) {
 			next.NextCheck = o.Deadline
 		}
-		event = "sign-for-overdue"
+		event = EventSignForOverdue
 		note = fmt.Sprintf("not signed for by %s: reminder %d of %d", o.SignBy.Format(time.RFC3339), next.Reminders, p.Reminders)
 		unit, who := s.onDutyFrom(o.Path, body.Jurisdiction, now, true)
 		for _, w := range who {

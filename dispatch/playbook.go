@@ -232,7 +232,7 @@ func (s *Service) startPlaybook(ctx context.Context, c Case, pb *Playbook, facts
 	}
 	ch := Change{Orders: orders, Cases: []CaseFile{cf}}
 	for i := range orders {
-		if err := s.event(&ch, &ch.Orders[i], "offered", 0, actor, "playbook "+pb.ID); err != nil {
+		if err := s.event(&ch, &ch.Orders[i], EventOffered, 0, actor, "playbook "+pb.ID); err != nil {
 			return CaseFile{}, nil, err
 		}
 	}

@@ -218,7 +218,7 @@ func (s *Service) Dispatch(ctx context.Context, c Case) (CaseFile, []WorkOrder, 
 		o.History = []Step{{Time: now, Actor: actor, Action: "offer", To: Offered, Note: d.Explain()}}
 		cf.Orders = append(cf.Orders, o.ID)
 		ch.Orders = append(ch.Orders, o)
-		if err := s.event(&ch, &o, "offered", 0, actor, ""); err != nil {
+		if err := s.event(&ch, &o, EventOffered, 0, actor, ""); err != nil {
 			return CaseFile{}, nil, err
 		}
 	}
@@ -280,6 +280,35 @@ func (s *Service) notify(ctx context.Context, n Notification) {
 		s.log.Warn("dispatch: notification failed", "kind", n.Kind.String(), "to", n.To, "err", err)
 	}
 }
+
+// Dispatch events: OrderEvent.Event and the last token of the subject.
+// Most tell what happened to one work order; EventCaseDisposed (every
+// mandatory branch done) and EventNoRoute (no rule placed the case) are
+// about the case.
+const (
+	EventOffered             = "offered"
+	EventSignedFor           = "signed-for"
+	EventReturned            = "returned"
+	EventBindingRequired     = "binding-required"
+	EventReassigned          = "reassigned"
+	EventStarted             = "started"
+	EventDone                = "done"
+	EventCaseDisposed        = "case-disposed"
+	EventVerified            = "verified"
+	EventRework              = "rework"
+	EventChasedUp            = "chased-up"
+	EventSupervised          = "supervised"
+	EventExtensionRequested  = "extension-requested"
+	EventExtensionApproved   = "extension-approved"
+	EventExtensionRefused    = "extension-refused"
+	EventSuspended           = "suspended"
+	EventResumed             = "resumed"
+	EventEvaluated           = "evaluated"
+	EventSignForOverdue      = "sign-for-overdue"
+	EventEscalated           = "escalated"
+	EventEscalationExhausted = "escalation-exhausted"
+	EventNoRoute             = "no-route"
+)
 
 // OrderEvent is the JSON payload of dispatch events.
 type OrderEvent struct {

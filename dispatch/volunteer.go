@@ -30,7 +30,7 @@ func (s *Service) OfferTask(ctx context.Context, c Case, team, note string) (Wor
 	o.Kind, o.Rule = Volunteer, "volunteer"
 	o.History = []Step{{Time: now, Actor: actor, Action: "offer", To: Offered, Note: note}}
 	ch := Change{Orders: []WorkOrder{o}}
-	if err := s.event(&ch, &o, "offered", 0, actor, note); err != nil {
+	if err := s.event(&ch, &o, EventOffered, 0, actor, note); err != nil {
 		return WorkOrder{}, err
 	}
 	if err := s.store.Apply(ctx, ch); err != nil {
