@@ -48,6 +48,18 @@
 // registration, closure, on-time closure, handling time, rework, repeat
 // cases and satisfaction for any grid subtree and period.
 //
+// # Penalties
+//
+// A case often ends in an administrative penalty (行政处罚): the muck
+// truck's operator fined 2,000 yuan. RecordPenalty puts it on the case
+// file while the case is in progress, disposed or under verification, as
+// a Penalty: the decision's number (unique per case), its legal basis,
+// the payer as pii.Data, the fine as an apd.Decimal in whole fen, and who
+// decided it when, taken from the actor and the clock. Like every step it
+// goes on the hash-chained timeline and is announced, as EventPenalized
+// with the decision and the fine but not the payer; Indicators counts
+// penalties and sums fines. Split leaves penalties on the original.
+//
 // # Storage
 //
 // Store is the package's own interface. MemoryStore (go-memdb) is the

@@ -32,6 +32,7 @@ const (
 	EventPaused        = "sla-paused"
 	EventResumed       = "sla-resumed"
 	EventReportedAgain = "reported-again" // a further report auto-merged into the case
+	EventPenalized     = "penalized"      // an administrative penalty was recorded (RecordPenalty)
 )
 
 // EventData is the JSON payload of every incident event. Consumers such as
@@ -58,9 +59,14 @@ type EventData struct {
 	Related    []uuid.UUID `json:"related,omitempty"` // merged or split cases
 	// Reporters are the actor IDs of everyone who reported the case, so
 	// that each can be told of the outcome, merged reports included.
-	Reporters []string  `json:"reporters,omitempty"`
-	Note      string    `json:"note,omitempty"`
-	Time      time.Time `json:"time"`
+	Reporters []string `json:"reporters,omitempty"`
+	// Decision and Fine describe the penalty an EventPenalized announces:
+	// the decision's number and the fine in yuan as a decimal string
+	// ("2000.00"), exact, for apd.Decimal.SetString. The payer stays out.
+	Decision string    `json:"decision,omitempty"`
+	Fine     string    `json:"fine,omitempty"`
+	Note     string    `json:"note,omitempty"`
+	Time     time.Time `json:"time"`
 }
 
 // AssetAttribute is the attribute code by which a category names the
@@ -88,13 +94,14 @@ func Subject(prefix string, path []region.Code, event string) string {
 	return b.String()
 }
 
-// newEvent builds the bus message announcing a change of inc.
-func newEvent(prefix, event string, inc *Incident, from Status, actor, note string, related []uuid.UUID, at time.Time) (bus.Message, error) {
+// newEvent builds the bus message announcing step st of inc.
+func newEvent(prefix string, st *step, inc *Incident, from Status, actor string, at time.Time) (bus.Message, error) {
+	event := st.event
 	d := EventData{
 		Event: event, ID: inc.ID, Version: inc.Version, To: inc.Status.String(),
 		Category: inc.Category, Priority: inc.Priority.String(),
 		Grid: inc.Location.Grid(), Path: inc.Location.Path, Lat: inc.Location.Point.Lat, Lon: inc.Location.Point.Lon,
-		Actor: actor, Related: related, Note: note, Time: at,
+		Actor: actor, Related: st.related, Decision: st.decision, Fine: st.fine, Note: st.note, Time: at,
 	}
 	if v := inc.Attributes[AssetAttribute]; len(v) > 0 {
 		d.Asset = v[0]

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/access"
 	"github.com/govkit/govkit/clock"
 	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/pii"
 	"github.com/govkit/govkit/region/regiontest"
 )
 
@@ -123,4 +125,45 @@ func ExampleService_Indicators() {
 	// Output:
 	// overdue: true
 	// registered 1, on time 0 (0%)
+}
+
+// The handler records the fine decided on a muck truck's operator. The
+// case file keeps the decision, the amount in yuan and fen and who decided
+// it; the operator's name masks itself, and the timeline and the event
+// name the decision and the fine only.
+func ExampleService_RecordPenalty() {
+	svc, _ := exampleService()
+	defer svc.Shutdown()
+	rc, _ := svc.Report(actor("grid-member-7"), incident.Report{
+		Channel: incident.GridMember, Category: "construction-waste",
+		Point: geo.Point{Lat: 29.528, Lon: 106.4896}, Description: "a muck truck dumped its load",
+	})
+	id := rc.Incident.ID
+	_, _ = svc.Register(actor("operator"), id, "")
+	_, _ = svc.MarkDispatched(actor("operator"), id, "transport enforcement")
+	_, _ = svc.Start(actor("officer-chen"), id, "")
+
+	payer, _ := pii.NewName("重庆某渣土运输有限公司")
+	inc, err := svc.RecordPenalty(actor("officer-chen"), id, incident.Penalty{
+		Decision: "九交执罚〔2024〕0412号",
+		Basis:    "《重庆市城市建筑垃圾管理条例》",
+		Payer:    payer,
+		Amount:   *apd.New(2000, 0),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p := inc.Penalties[0]
+	fmt.Println(p.Decision, p.Amount.String(), "yuan, paid by", p.Payer, "decided by", p.DecidedBy)
+
+	tl, _ := svc.Timeline(actor("operator"), id)
+	fmt.Println(tl[len(tl)-1].Action, "|", tl[len(tl)-1].Note)
+
+	_, err = svc.RecordPenalty(actor("officer-chen"), id, incident.Penalty{Decision: "九交执罚〔2024〕0413号", Amount: *apd.New(12345, -3)})
+	fmt.Println(err)
+	// Output:
+	// 九交执罚〔2024〕0412号 2000.00 yuan, paid by 重********** decided by officer-chen
+	// penalty | 九交执罚〔2024〕0412号: fine 2000.00 yuan
+	// incident: invalid penalty.amount: finer than a fen (more than two decimal places)
 }

@@ -211,8 +211,9 @@ type Incident struct {
 	MergedInto  uuid.UUID
 	MergedFrom  []uuid.UUID
 	SplitFrom   uuid.UUID
-	Keys        []string // idempotency keys of the reports that make up the case
-	Version     int64    // bumped by every change; for optimistic concurrency
+	Keys        []string  // idempotency keys of the reports that make up the case
+	Penalties   []Penalty // administrative penalties decided while handling it (RecordPenalty)
+	Version     int64     // bumped by every change; for optimistic concurrency
 }
 
 // Clone returns a deep copy, so that stores and callers never share slices
@@ -237,5 +238,11 @@ func (inc Incident) Clone() Incident {
 	out.Handlers = slices.Clone(inc.Handlers)
 	out.MergedFrom = slices.Clone(inc.MergedFrom)
 	out.Keys = slices.Clone(inc.Keys)
+	if inc.Penalties != nil {
+		out.Penalties = make([]Penalty, len(inc.Penalties))
+		for i := range inc.Penalties {
+			out.Penalties[i] = inc.Penalties[i].clone()
+		}
+	}
 	return out
 }

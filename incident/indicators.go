@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/access"
 	"github.com/govkit/govkit/geo"
@@ -36,6 +37,13 @@ type Indicators struct {
 	Evaluated        int
 	Satisfied        int // rated 4 or 5
 
+	// Penalties counts the administrative penalties recorded on the cases
+	// (whenever decided, merged duplicates included: a merge leaves a
+	// penalty on the case it was decided on), and Fines sums their amounts
+	// in yuan, exactly.
+	Penalties int
+	Fines     apd.Decimal
+
 	// HandlingTime is the mean working time from registration to closure.
 	HandlingTime time.Duration
 
@@ -52,6 +60,7 @@ type Indicators struct {
 // within the subtree of unit. The actor needs ActionIndicators there.
 func (s *Service) Indicators(ctx context.Context, within region.Code, from, to time.Time) (Indicators, error) {
 	out := Indicators{Within: within, From: from, To: to}
+	out.Fines.SetFinite(0, -2) // 0.00 yuan, the scale of every fine
 	if !to.After(from) {
 		return out, fmt.Errorf("%w: the period must end after it starts", ErrInvalidQuery)
 	}
@@ -90,6 +99,12 @@ func (s *Service) Indicators(ctx context.Context, within region.Code, from, to t
 	ratings := 0
 	for i := range cohort {
 		inc := &cohort[i]
+		for j := range inc.Penalties {
+			out.Penalties++
+			if _, err := fenContext.Add(&out.Fines, &out.Fines, &inc.Penalties[j].Amount); err != nil {
+				return out, fmt.Errorf("incident %s: adding fine %s: %w", inc.ID, inc.Penalties[j].Decision, err)
+			}
+		}
 		if inc.Resolution == Duplicate {
 			out.Duplicates++
 			continue

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/access"
 	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/region"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -81,4 +82,48 @@ func TestIndicators(t *testing.T) {
 	assert.ErrorIs(t, err, access.ErrDenied)
 	_, err = h.svc.Indicators(as(analyst), "500000", from, from)
 	assert.ErrorIs(t, err, incident.ErrInvalidQuery)
+}
+
+// Penalties and fines are counted for the cases reported in the period in
+// the subtree, exactly, merged duplicates included.
+func TestIndicatorsCountPenalties(t *testing.T) {
+	h := newHarness(t)
+	penalize := func(id uuid.UUID, decision, amount string) {
+		must[incident.Incident](t)(h.svc.RecordPenalty(as(handler), id, fine(t, decision, amount)))
+	}
+	a := inProgress(t, h, "ind-a", inStreet1)
+	penalize(a, "A-1", "2000")
+	penalize(a, "A-2", "150.5")
+	b := inProgress(t, h, "ind-b", inStreet2)
+	penalize(b, "B-1", "300.25")
+	d := inProgress(t, h, "ind-d", north(inStreet1, 30))
+	penalize(d, "D-1", "0.01")
+	must[incident.Incident](t)(h.svc.Merge(as(operator), a, []uuid.UUID{d}, "same truck"))
+	inProgress(t, h, "ind-none", inStreet1) // no penalty
+
+	// After the period: not counted.
+	h.clk.Advance(3 * 24 * time.Hour)
+	penalize(inProgress(t, h, "ind-late", inStreet1), "L-1", "99.99")
+
+	from := monday10.Add(-time.Hour)
+	to := from.Add(48 * time.Hour)
+	for _, tc := range []struct {
+		within    string
+		penalties int
+		fines     string
+	}{
+		{"500000", 4, "2450.76"},
+		{"500001001", 3, "2150.51"},
+		{"500001002", 1, "300.25"},
+		{"500002", 0, "0.00"},
+	} {
+		ind, err := h.svc.Indicators(as(analyst), region.Code(tc.within), from, to)
+		require.NoError(t, err)
+		assert.Equal(t, tc.penalties, ind.Penalties, tc.within)
+		assert.Equal(t, tc.fines, ind.Fines.String(), tc.within)
+	}
+	all, err := h.svc.Indicators(as(analyst), "500000", from, from.Add(7*24*time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, 5, all.Penalties)
+	assert.Equal(t, "2550.75", all.Fines.String())
 }

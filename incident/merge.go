@@ -172,6 +172,7 @@ func (s *Service) Split(ctx context.Context, id uuid.UUID, parts []Part, note st
 		n := cur.Clone()
 		n.ID, n.Category, n.Attributes, n.Description = nid, p.Category, cloneAttrs(p.Attributes), p.Description
 		n.Priority, n.SplitFrom, n.Keys, n.MergedFrom, n.Handlers = cat.Priority, cur.ID, nil, nil, nil
+		n.Penalties = nil // decided on the original; a copy would count each fine twice
 		n.Status, n.Resolution, n.Version, n.Reworks, n.Reopens, n.Rating = Registered, 0, 1, 0, 0, 0
 		n.Times = Times{Reported: cur.Times.Reported, Registered: now}
 		n.SLA = Clock{Phase: Registered}

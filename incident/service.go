@@ -26,7 +26,7 @@ const (
 	ActionReport     = "report"
 	ActionRegister   = "register" // register, reject
 	ActionDispatch   = "dispatch" // mark dispatched, return for re-dispatch
-	ActionHandle     = "handle"   // start, dispose
+	ActionHandle     = "handle"   // start, dispose, record a penalty
 	ActionVerify     = "verify"   // begin and complete verification
 	ActionClose      = "close"
 	ActionEvaluate   = "evaluate"
@@ -216,6 +216,8 @@ type step struct {
 	evidence []Evidence
 	late     bool
 	related  []uuid.UUID
+	decision string // of a penalty, for its event
+	fine     string
 }
 
 // maxAttempts bounds how often a command re-reads a case that changed
@@ -288,7 +290,7 @@ func (s *Service) record(ctx context.Context, c *Change, inc *Incident, from Sta
 	if s.pub == nil {
 		return nil
 	}
-	ev, err := newEvent(s.cfg.SubjectPrefix, st.event, inc, from, actor, st.note, st.related, now)
+	ev, err := newEvent(s.cfg.SubjectPrefix, &st, inc, from, actor, now)
 	if err != nil {
 		return err
 	}

@@ -36,9 +36,10 @@ const IncidentComponent = "incident"
 //
 // Each case is stored whole as a JSON document, with copies of the fields
 // that queries filter on in indexed columns. Reporters' names and phone
-// numbers are personal data: they are sealed with the store's pii.Sealer
-// (AES-256-GCM) before they reach the database, so neither the document
-// nor a backup of it holds them in clear.
+// numbers and penalties' payers are personal data: they are sealed with
+// the store's pii.Sealer (AES-256-GCM) before they reach the database, so
+// neither the document nor a backup of it holds them in clear. A
+// penalty's amount is kept as its exact decimal text, scale included.
 //
 // Times come back in UTC at microsecond precision, the precision of
 // timestamptz. Idempotency keys, once claimed, stay with their case even
@@ -631,7 +632,19 @@ type incidentDoc struct {
 	MergedFrom  []uuid.UUID           `json:"merged_from,omitzero"`
 	SplitFrom   uuid.UUID             `json:"split_from,omitzero"`
 	Keys        []string              `json:"keys,omitzero"`
+	Penalties   []incidentPenaltyDoc  `json:"penalties,omitzero"`
 	Version     int64                 `json:"version"`
+}
+
+// incidentPenaltyDoc holds Payer as Sealer.Seal's output and Amount as
+// apd's exact text ("2000.00"), which SetString reads back unchanged.
+type incidentPenaltyDoc struct {
+	Decision  string    `json:"decision"`
+	Basis     string    `json:"basis,omitzero"`
+	Payer     []byte    `json:"payer_sealed,omitzero"`
+	Amount    string    `json:"amount"`
+	DecidedBy string    `json:"decided_by,omitzero"`
+	DecidedAt time.Time `json:"decided_at,omitzero"`
 }
 
 // incidentReporterDoc holds Name and Phone as Sealer.Seal's output
@@ -755,6 +768,20 @@ func (s *IncidentStore) encodeIncident(inc *incident.Incident) ([]byte, error) {
 			ReportedAt: incidentTime(r.ReportedAt), ExternalID: r.ExternalID,
 		}
 	}
+	if inc.Penalties != nil {
+		d.Penalties = make([]incidentPenaltyDoc, len(inc.Penalties))
+	}
+	for i := range inc.Penalties {
+		p := &inc.Penalties[i]
+		payer, err := s.seal(p.Payer)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: incident %s: seal payer of penalty %d: %w", inc.ID, i, err)
+		}
+		d.Penalties[i] = incidentPenaltyDoc{
+			Decision: p.Decision, Basis: p.Basis, Payer: payer, Amount: p.Amount.String(),
+			DecidedBy: p.DecidedBy, DecidedAt: incidentTime(p.DecidedAt),
+		}
+	}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: encode incident %s: %w", inc.ID, err)
@@ -815,6 +842,21 @@ func (s *IncidentStore) decodeIncident(b []byte) (incident.Incident, error) {
 			ActorID: r.ActorID, Channel: incident.Channel(r.Channel), Name: name, Phone: phone,
 			ReportedAt: utc(r.ReportedAt), ExternalID: r.ExternalID,
 		}
+	}
+	if d.Penalties != nil {
+		inc.Penalties = make([]incident.Penalty, len(d.Penalties))
+	}
+	for i, p := range d.Penalties {
+		payer, err := s.open(p.Payer)
+		if err != nil {
+			return incident.Incident{}, fmt.Errorf("postgres: incident %s: open payer of penalty %d: %w", d.ID, i, err)
+		}
+		pen := incident.Penalty{Decision: p.Decision, Basis: p.Basis, Payer: payer, DecidedBy: p.DecidedBy, DecidedAt: utc(p.DecidedAt)}
+		// A fine read back wrong would be worse than an error.
+		if _, _, err := pen.Amount.SetString(p.Amount); err != nil {
+			return incident.Incident{}, fmt.Errorf("postgres: incident %s: amount of penalty %d: %w", d.ID, i, err)
+		}
+		inc.Penalties[i] = pen
 	}
 	return inc, nil
 }

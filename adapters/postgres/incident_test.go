@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -101,11 +103,24 @@ func TestIncidentStoreMigrations(t *testing.T) {
 	}
 }
 
-// The caller's name and phone number reach the database only sealed.
+// penaltyOn returns the 2,000 yuan fine of the truck's operator.
+func penaltyOn(t testing.TB) incident.Penalty {
+	t.Helper()
+	payer, err := pii.NewName("重庆某渣土运输有限公司")
+	require.NoError(t, err)
+	return incident.Penalty{
+		Decision: "九交执罚〔2024〕0412号", Payer: payer, Amount: *apd.New(200000, -2),
+		DecidedBy: "jlp-te-chen", DecidedAt: time.Date(2024, time.March, 7, 8, 0, 0, 123456000, time.UTC),
+	}
+}
+
+// The caller's name and phone number, and the payer of a fine, reach the
+// database only sealed; the fine is kept as its exact text.
 func TestIncidentPersonalDataIsSealed(t *testing.T) {
 	ctx := testCtx(t)
 	s, db := newIncidentStore(t)
 	inc := hotlineReport(t)
+	inc.Penalties = []incident.Penalty{penaltyOn(t)}
 	msg := bus.Message{ID: uuid.Must(uuid.NewV7()).String(), Subject: "gov.500000.500107.500107001.incident.reported",
 		Key: inc.ID.String(), Time: inc.Times.Reported, Data: []byte(`{"event":"reported"}`)}
 	require.NoError(t, s.Apply(ctx, incident.Change{
@@ -136,16 +151,70 @@ func TestIncidentPersonalDataIsSealed(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, dump.String())
-	for _, secret := range []string{"13812345678", "12345678", "张三丰", "三丰"} {
+	for _, secret := range []string{"13812345678", "12345678", "张三丰", "三丰", "重庆某渣土运输有限公司", "渣土运输"} {
 		require.NotContains(t, dump.String(), secret)
 	}
 	require.Contains(t, dump.String(), "phone_sealed", "the sealed phone is stored")
+	require.Contains(t, dump.String(), "payer_sealed", "the sealed payer is stored")
+	require.Contains(t, dump.String(), `"amount": "2000.00"`, "the fine as its exact text")
 
 	// Without the key the data does not open.
 	other, err := postgres.NewIncidentStore(ctx, db, incidentSealer(t, "b"))
 	require.NoError(t, err)
 	_, err = other.Get(ctx, inc.ID)
 	require.ErrorIs(t, err, pii.ErrSealed)
+
+	// Nor does a payer, on a case whose reporter left no personal data.
+	anon := hotlineReport(t)
+	anon.Reporters[0].Name, anon.Reporters[0].Phone = pii.Data{}, pii.Data{}
+	anon.Keys = nil
+	anon.Penalties = []incident.Penalty{penaltyOn(t)}
+	require.NoError(t, s.Apply(ctx, incident.Change{Create: []incident.Incident{anon}}))
+	got, err = s.Get(ctx, anon.ID)
+	require.NoError(t, err)
+	incidenttest.AssertIncidentEqual(t, anon, got)
+	_, err = other.Get(ctx, anon.ID)
+	require.ErrorIs(t, err, pii.ErrSealed)
+}
+
+// A stored fine that is not a decimal (which the store never writes) is
+// an error, not a zero fine.
+func TestIncidentCorruptFine(t *testing.T) {
+	ctx := testCtx(t)
+	s, db := newIncidentStore(t)
+	inc := hotlineReport(t)
+	inc.Penalties = []incident.Penalty{penaltyOn(t)}
+	require.NoError(t, s.Apply(ctx, incident.Change{Create: []incident.Incident{inc}}))
+	_, err := db.Pool().Exec(ctx, `UPDATE govkit_incident
+		SET doc = jsonb_set(doc, '{penalties,0,amount}', '"two thousand"') WHERE id = $1`, inc.ID)
+	require.NoError(t, err)
+	_, err = s.Get(ctx, inc.ID)
+	require.ErrorContains(t, err, "amount of penalty 0")
+}
+
+// The stored layout names every field of Incident and of the records in
+// it: a field added to one of them must be added to the store's document
+// (or the timeline's columns) too, or it would be dropped silently.
+func TestIncidentDocumentCoversEveryField(t *testing.T) {
+	for typ, fields := range map[reflect.Type]string{
+		reflect.TypeFor[incident.Incident](): "ID ExternalIDs Channel Reporters Category Attributes Description Location Priority " +
+			"Confidence Evidence Status Resolution Times SLA Handlers Reworks Reopens Rating MergedInto MergedFrom SplitFrom Keys " +
+			"Penalties Version",
+		reflect.TypeFor[incident.Reporter](): "ActorID Channel Name Phone ReportedAt ExternalID",
+		reflect.TypeFor[incident.Location](): "Point Address Accuracy Path",
+		reflect.TypeFor[incident.Evidence](): "URI SHA256 MediaType",
+		reflect.TypeFor[incident.Times]():    "Reported Registered Dispatched Started Disposed Verified Closed Evaluated",
+		reflect.TypeFor[incident.Clock]():    "Phase Deadline PausedAt Reason Overdue",
+		reflect.TypeFor[incident.Penalty]():  "Decision Basis Payer Amount DecidedBy DecidedAt",
+		reflect.TypeFor[incident.Entry]():    "Incident Seq Time ActorID Action From To Note Evidence Late PrevHash Hash",
+		reflect.TypeFor[geo.Point]():         "Lat Lon",
+	} {
+		var got []string
+		for i := range typ.NumField() {
+			got = append(got, typ.Field(i).Name)
+		}
+		require.Equal(t, strings.Fields(fields), got, "%v gained or lost a field: update incident.go's document", typ)
+	}
 }
 
 func TestIncidentEventIDs(t *testing.T) {

@@ -9,9 +9,10 @@
 // across the district line: Jiulongpo's transport enforcement detachment
 // leads, its city-management bureau co-handles, and Shiqiaopu street's
 // enforcement team goes to the site. Their work orders reach Jiulongpo's
-// centre, are signed for, handled and done; the case is disposed, verified
-// by a Banan grid member (not the handler), closed with a 2,000 yuan fine
-// and evaluated, and its timeline's hash chain verifies.
+// centre, are signed for, handled and done; the detachment records its
+// 2,000 yuan fine on the case file (RecordPenalty); the case is disposed,
+// verified by a Banan grid member (not the handler), closed and evaluated,
+// and its timeline's hash chain verifies.
 //
 // Incident and dispatch never import each other: two bus subscribers in
 // this program carry a registration to dispatch and dispatch's progress
@@ -39,6 +40,7 @@ import (
 	"github.com/govkit/govkit/dispatch"
 	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/pii"
 	"github.com/govkit/govkit/region"
 )
 
@@ -49,15 +51,6 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println(res.Summary())
-}
-
-// Penalty is the administrative penalty the lead department decided.
-// Money carries legal weight, so it is a decimal; incident and dispatch do
-// not model penalties, so the example keeps it beside the case.
-type Penalty struct {
-	Decision string // the penalty decision's number
-	Payer    string
-	Amount   apd.Decimal // yuan
 }
 
 // Result is what the example's test checks.
@@ -72,8 +65,8 @@ type Result struct {
 	Handlers   []string // who took the case in hand
 	VerifiedBy string
 	Rating     int
-	Fine       Penalty
-	Elapsed    time.Duration // from the report to closure
+	Fine       incident.Penalty // as the case file holds it
+	Elapsed    time.Duration    // from the report to closure
 	Timeline   []incident.Entry
 	// The stores, for the test to look into.
 	Incidents incident.Store
@@ -95,7 +88,9 @@ var cst = time.FixedZone("CST", 8*3600)
 
 // The policy: every grant is limited to the actor's scope. Work orders lie
 // in the case's grid (Banan), so Jiulongpo's handlers hold a city-wide scope
-// narrowed to their own department's orders.
+// narrowed to their own department's orders. Handling the incident itself
+// (ActionHandle) lets the detachment's officer record the penalty he
+// decided on the case file.
 const policy = `{"version": 1, "roles": {
   "camera":   [{"action": "report", "resource": "incident"}],
   "centre":   [{"action": "*", "resource": "incident"}],
@@ -105,7 +100,8 @@ const policy = `{"version": 1, "roles": {
                {"action": "dispatch", "resource": "work-order"}, {"action": "read", "resource": "work-order"}],
   "handler":  [{"action": "sign-for", "resource": "work-order", "same_department": true},
                {"action": "handle", "resource": "work-order", "same_department": true},
-               {"action": "read", "resource": "work-order", "same_department": true}]}}`
+               {"action": "read", "resource": "work-order", "same_department": true},
+               {"action": "handle", "resource": "incident"}]}}`
 
 func as(ctx context.Context, id string, kind access.Kind, dept string, scope region.Code, role string) context.Context {
 	return access.WithActor(ctx, access.Actor{ID: id, Kind: kind, Department: dept, Scope: scope, Roles: []string{role}})
@@ -266,9 +262,22 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 
 	// 4. The next afternoon the work is done: the street team stops the
 	// truck at the site gate, the bureau has the site fix its wheel wash, and
-	// the detachment decides a 2,000 yuan fine.
+	// the detachment decides a 2,000 yuan fine, which its officer records on
+	// the case file while the case is still in hand. The operator's name is
+	// personal data: it masks itself and stays off the bus.
 	_ = clk.Set(time.Date(2024, 3, 7, 16, 0, 0, 0, cst))
-	res.Fine = Penalty{Decision: "九交执罚〔2024〕0412号", Payer: "重庆某渣土运输有限公司", Amount: *apd.New(200000, -2)}
+	payer, err := pii.NewName("重庆某渣土运输有限公司")
+	if err != nil {
+		return res, err
+	}
+	inc, err := incidents.RecordPenalty(access.WithActor(ctx, staff["jlp-transport"]), id, incident.Penalty{
+		Decision: "九交执罚〔2024〕0412号", Basis: "《重庆市城市建筑垃圾管理条例》", Payer: payer, Amount: *apd.New(2000, 0),
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Fine = inc.Penalties[0]
+	log.printf("%s %s records penalty %s: %s yuan, payer %v", stamp(clk), res.Fine.DecidedBy, res.Fine.Decision, res.Fine.Amount.Text('f'), res.Fine.Payer)
 	notes := map[string]string{
 		"sqp-enforce":   "truck 渝A·D3721 stopped at the site gate; weighbridge 1.6× rated load",
 		"jlp-urban":     "site JLP-2024-0117: wheel wash and load covers put right",
@@ -296,7 +305,7 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	}
 	res.VerifiedBy = "bn-grid-liu"
 	verifier := as(ctx, res.VerifiedBy, access.GridMember, "", "500113002", "verifier")
-	inc, err := incidents.Verify(verifier, id, true, "no overloaded trucks from the site on camera since; fine "+res.Fine.Amount.Text('f')+" yuan")
+	inc, err = incidents.Verify(verifier, id, true, "no overloaded trucks from the site on camera since; fine "+res.Fine.Amount.Text('f')+" yuan")
 	if err != nil {
 		return res, err
 	}

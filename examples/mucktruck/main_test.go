@@ -47,7 +47,10 @@ func TestMuckTruck(t *testing.T) {
 	for _, e := range tl {
 		actions = append(actions, e.Action)
 	}
-	assert.Equal(t, []string{"report", "register", "dispatch", "start", "dispose", "begin-verification", "verify", "evaluate"}, actions)
+	assert.Equal(t, []string{"report", "register", "dispatch", "start", "penalty", "dispose", "begin-verification", "verify", "evaluate"}, actions)
+	penalty := tl[slices.IndexFunc(tl, func(e incident.Entry) bool { return e.Action == "penalty" })]
+	assert.Equal(t, "jlp-te-chen", penalty.ActorID, "the detachment's officer records it")
+	assert.Equal(t, "九交执罚〔2024〕0412号: fine 2000.00 yuan", penalty.Note)
 	verify := tl[slices.IndexFunc(tl, func(e incident.Entry) bool { return e.Action == "verify" })]
 	assert.Equal(t, res.VerifiedBy, verify.ActorID)
 
@@ -63,8 +66,17 @@ func TestMuckTruck(t *testing.T) {
 		assert.NotEmpty(t, o.Responder, o.Body)
 	}
 
-	// The fine, in decimals.
-	assert.Zero(t, res.Fine.Amount.Cmp(apd.New(2000, 0)), res.Fine.Amount.String())
+	// The fine, in decimals, on the stored case file; its payer masked.
+	require.Len(t, inc.Penalties, 1)
+	fine := inc.Penalties[0]
+	assert.Zero(t, fine.Amount.Cmp(apd.New(2000, 0)), fine.Amount.String())
+	assert.Equal(t, "2000.00", fine.Amount.String())
+	assert.Equal(t, "九交执罚〔2024〕0412号", fine.Decision)
+	assert.Equal(t, "jlp-te-chen", fine.DecidedBy)
+	assert.Equal(t, time.Date(2024, 3, 7, 16, 0, 0, 0, cst), fine.DecidedAt.In(cst))
+	assert.Equal(t, "重**********", fine.Payer.String())
+	assert.Contains(t, inc.Handlers, "jlp-te-chen")
+	assert.Zero(t, res.Fine.Amount.Cmp(&fine.Amount), "the result reports the recorded fine")
 }
 
 // The scenario from start to finish, summarised in one line.

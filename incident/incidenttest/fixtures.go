@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 
@@ -158,7 +159,15 @@ func fullIncident(t testing.TB) incident.Incident {
 		MergedFrom: []uuid.UUID{newID(t), newID(t)},
 		SplitFrom:  newID(t),
 		Keys:       []string{"hotline:CQ12345-20240305-000123", "app:wx-8f3a2c"},
-		Version:    1,
+		Penalties: []incident.Penalty{
+			{
+				Decision: "九交执罚〔2024〕0412号", Basis: "《重庆市城市建筑垃圾管理条例》第四十二条",
+				Payer: mustName(t, "重庆某渣土运输有限公司"), Amount: *apd.New(200000, -2), // 2000.00: the scale must survive
+				DecidedBy: "jlp-traffic-02", DecidedAt: base.Add(50 * time.Hour),
+			},
+			{Decision: "九城管罚〔2024〕0077号", Amount: *apd.New(1505, -1), DecidedBy: "jlp-urban-mgmt-07", DecidedAt: base.Add(51 * time.Hour)}, // 150.5
+		},
+		Version: 1,
 	}
 }
 
@@ -215,9 +224,13 @@ func destination(p geo.Point, meters, bearing float64) geo.Point {
 }
 
 // AssertIncidentEqual reports, through t, any difference between want and
-// got: every field compared exactly, reporters' personal data with
-// pii.Data.Equal (== compares identity, not value). It returns whether
-// they are equal. Store tests use it for store-specific checks beyond Run.
+// got: every field compared exactly, personal data (reporters' names and
+// phones, penalties' payers) with pii.Data.Equal (== compares identity, not
+// value), and penalties' amounts by their text, which holds the value and
+// the scale: 2000.00 must not come back as 2000, which Cmp would accept,
+// nor fail on an apd.Decimal's internal form, which reflection compares.
+// It returns whether they are equal. Store tests use it for store-specific
+// checks beyond Run.
 func AssertIncidentEqual(t testing.TB, want, got incident.Incident) bool {
 	t.Helper()
 	ok := true
@@ -230,16 +243,29 @@ func AssertIncidentEqual(t testing.TB, want, got incident.Incident) bool {
 	} else {
 		ok = false
 	}
+	if assert.Len(t, got.Penalties, len(want.Penalties), "incident %s: penalties", want.ID) {
+		for i := range want.Penalties {
+			w, g := &want.Penalties[i], &got.Penalties[i]
+			ok = assert.Truef(t, w.Payer.Equal(g.Payer), "incident %s: penalty %d: payer %s, want %s", want.ID, i, g.Payer, w.Payer) && ok
+			ok = assert.Equalf(t, w.Amount.String(), g.Amount.String(), "incident %s: penalty %d: amount", want.ID, i) && ok
+		}
+	} else {
+		ok = false
+	}
 	want, got = withoutPersonalData(want), withoutPersonalData(got)
 	return assert.Equal(t, want, got, "incident %s", want.ID) && ok
 }
 
 // withoutPersonalData returns a copy of inc with reporters' names and
-// phones cleared, for comparison by reflection.
+// phones and penalties' payers and amounts cleared, for comparison by
+// reflection; AssertIncidentEqual compares those itself.
 func withoutPersonalData(inc incident.Incident) incident.Incident {
 	inc = inc.Clone()
 	for i := range inc.Reporters {
 		inc.Reporters[i].Name, inc.Reporters[i].Phone = pii.Data{}, pii.Data{}
+	}
+	for i := range inc.Penalties {
+		inc.Penalties[i].Payer, inc.Penalties[i].Amount = pii.Data{}, apd.Decimal{}
 	}
 	return inc
 }

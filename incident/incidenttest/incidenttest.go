@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
@@ -155,6 +156,11 @@ func testRoundTrip(t *testing.T, s incident.Store) {
 	delete(next.ExternalIDs, "cq-smart-city")
 	next.SLA = incident.Clock{Phase: incident.InProgress, Deadline: base.Add(48 * time.Hour)}
 	next.Location.Accuracy = 3.25
+	next.Penalties = append(next.Penalties, incident.Penalty{
+		Decision: "九交执罚〔2024〕0413号", Payer: mustName(t, "王五"), Amount: *apd.New(5, 0),
+		DecidedBy: "jlp-traffic-02", DecidedAt: base.Add(52*time.Hour + 123456*time.Microsecond),
+	})
+	next.Penalties[0].Basis = ""
 	apply(t, s, incident.Change{Update: []incident.Incident{next}})
 	AssertIncidentEqual(t, next, get(t, s, full.ID))
 	got, err := s.ByKey(ctx, "hotline:CQ12345-20240305-000311")
@@ -168,6 +174,9 @@ func testReturnsCopies(t *testing.T, s incident.Store) {
 	ctx := t.Context()
 	in := fullIncident(t)
 	want := in.Clone()
+	// A snapshot that does not rely on Clone: a penalty's amount keeps its
+	// digits behind a pointer, which a shallow copy would share.
+	wantPenalties := penaltyTexts(in)
 	m := event(t, in, incident.EventReported, base)
 	wantMsg := m
 	wantMsg.Headers = maps.Clone(m.Headers)
@@ -183,11 +192,14 @@ func testReturnsCopies(t *testing.T, s incident.Store) {
 		inc.Handlers[0] = "changed"
 		inc.MergedFrom[0] = uuid.Nil
 		inc.Keys[0] = "changed"
+		inc.Penalties[0].Decision = "changed"
+		inc.Penalties[0].Amount.SetInt64(1)
 	}
 	mutate(&in)
 	m.Headers["govkit-event"] = "changed"
 	m.Data[0] = 'X'
 	AssertIncidentEqual(t, want, get(t, s, want.ID))
+	require.Equal(t, wantPenalties, penaltyTexts(get(t, s, want.ID)), "the store shares the caller's penalties")
 
 	got := get(t, s, want.ID)
 	mutate(&got)
@@ -203,6 +215,7 @@ func testReturnsCopies(t *testing.T, s incident.Store) {
 	require.Len(t, near, 1)
 	mutate(&near[0])
 	AssertIncidentEqual(t, want, get(t, s, want.ID))
+	require.Equal(t, wantPenalties, penaltyTexts(get(t, s, want.ID)), "the store returned shared penalties")
 
 	msgs, err := s.Pending(ctx, 10)
 	require.NoError(t, err)
@@ -213,6 +226,15 @@ func testReturnsCopies(t *testing.T, s incident.Store) {
 	msgs, err = s.Pending(ctx, 10)
 	require.NoError(t, err)
 	require.Equal(t, normalMessage(wantMsg), normalMessage(msgs[0]))
+}
+
+// penaltyTexts returns each penalty of inc as its decision and amount.
+func penaltyTexts(inc incident.Incident) []string {
+	out := make([]string, len(inc.Penalties))
+	for i, p := range inc.Penalties {
+		out[i] = p.Decision + " " + p.Amount.String()
+	}
+	return out
 }
 
 // testTimelineReturnsCopies: timeline entries, evidence and hashes
