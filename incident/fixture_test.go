@@ -126,20 +126,30 @@ func newHarness(t *testing.T, opts ...options) *harness {
 	return h
 }
 
-// eventNames waits for the bus to deliver everything and returns the
-// event names seen for id, in order.
-func (h *harness) eventNames(t *testing.T, id [16]byte) []string {
+// eventsOf waits for the bus to deliver everything and returns the
+// events seen for id, in order.
+func (h *harness) eventsOf(t *testing.T, id uuid.UUID) []incident.EventData {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, h.bus.Drain(ctx))
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var names []string
+	var out []incident.EventData
 	for _, e := range h.events {
 		if e.ID == id {
-			names = append(names, e.Event)
+			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// eventNames returns the names of the events seen for id, in order.
+func (h *harness) eventNames(t *testing.T, id uuid.UUID) []string {
+	t.Helper()
+	var names []string
+	for _, e := range h.eventsOf(t, id) {
+		names = append(names, e.Event)
 	}
 	return names
 }

@@ -53,23 +53,6 @@ func fine(t *testing.T, decision, amount string) incident.Penalty {
 	}
 }
 
-// eventsOf returns the events seen for id, in order.
-func (h *harness) eventsOf(t *testing.T, id uuid.UUID) []incident.EventData {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, h.bus.Drain(ctx))
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []incident.EventData
-	for _, e := range h.events {
-		if e.ID == id {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 func TestRecordPenalty(t *testing.T) {
 	h := newHarness(t)
 	id := inProgress(t, h, "pen-1", inStreet1)
