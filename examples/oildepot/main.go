@@ -321,9 +321,13 @@ func (a *leakAgent) handle(_ context.Context, m bus.Message) error {
 	for _, z := range im.Zones {
 		a.log.printf("      %-18s ≤ %4.0f m: %5d people, %d risk points", z.Zone.Name, z.Zone.Radius, z.Population, len(z.RiskPoints))
 	}
+	zone, err := geo.Circle(al.Location, 1500, 36) // holds the whole 1.5 km circle
+	if err != nil {
+		return err
+	}
 	w, err := a.risks.IssueWarning(a.ctx, risk.AreaWarning{ID: "CQ-DDK-" + at.Format("20060102-1504"), Kind: "hazmat-leak",
 		Event: "危险化学品泄漏疏散 hazardous chemical leak, evacuate", Colour: risk.Red, Jurisdiction: "500104",
-		Areas:       []risk.WarningArea{{Code: "evac-1500", Name: "跳磴油库周边1.5公里", Area: geo.MultiPolygon{circle(al.Location, 1500, 36)}}},
+		Areas:       []risk.WarningArea{{Code: "evac-1500", Name: "跳磴油库周边1.5公里", Area: geo.MultiPolygon{zone}}},
 		Headline:    "跳磴油库汽油泄漏，周边1.5公里居民请立即疏散",
 		Description: fmt.Sprintf("%s 跳磴油库1号罐区可燃气体浓度 %.0f%% LEL。", at.Format("15:04"), al.Value),
 		Instruction: "按网格员指引前往集中疏散点，勿使用明火，关闭门窗。", Sender: "大渡口区应急管理局",

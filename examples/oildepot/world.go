@@ -70,22 +70,6 @@ func resources() risk.Resources {
 	}
 }
 
-// circle approximates a circle of radius metres with n vertices: CAP 1.2
-// has <circle>, but risk's CAP areas carry polygons, and geo has no circle.
-func circle(c geo.Point, radius float64, n int) geo.Polygon {
-	ring := make(geo.Ring, 0, n+1)
-	for i := range n {
-		a := 2 * math.Pi * float64(i) / float64(n)
-		north, east := radius*math.Cos(a), radius*math.Sin(a)
-		ring = append(ring, geo.Point{Lat: c.Lat + north/111_320, Lon: c.Lon + east/(111_320*math.Cos(c.Lat*math.Pi/180))})
-	}
-	p, err := geo.NewPolygon(ring)
-	if err != nil {
-		panic(err) // a regular polygon around a valid point is valid
-	}
-	return p
-}
-
 // world is the part of Dadukou the scenario needs: Tiaodeng's community
 // around the depot, in 4 × 4 grids of about a kilometre.
 func world() (*region.Hierarchy, error) {
