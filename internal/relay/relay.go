@@ -52,9 +52,16 @@ func (r *Relay) Flush(ctx context.Context) error {
 	return nil
 }
 
+// flushBatch is how many events flushOnce reads at a time.
+const flushBatch = 256
+
+// flushOnce publishes what the outbox holds. A short read is the end: an
+// event committed after it comes with a Flush of its own, which sets
+// wanted, so reading again to find nothing would only cost the store a
+// round trip.
 func (r *Relay) flushOnce(ctx context.Context) error {
 	for {
-		msgs, err := r.outbox.Pending(ctx, 256)
+		msgs, err := r.outbox.Pending(ctx, flushBatch)
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
@@ -68,6 +75,9 @@ func (r *Relay) flushOnce(ctx context.Context) error {
 		}
 		if err := r.outbox.MarkPublished(ctx, ids(msgs)...); err != nil {
 			return err
+		}
+		if len(msgs) < flushBatch {
+			return nil
 		}
 	}
 }
