@@ -123,35 +123,109 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 	if err != nil {
 		return err
 	}
+	var ids []uuid.UUID
+	for _, e := range events {
+		ids = append(ids, e.ID)
+	}
 	return s.db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		// The whole change goes to the server in one round trip and the
+		// results are read in order; the first failure decides. Keys
+		// that were held already need their holders read, which is done
+		// once the batch has been read.
+		batch := &pgx.Batch{}
+		var (
+			steps  []func(pgx.BatchResults) error
+			claims []*incidentRow // rows not all of whose keys were claimed
+		)
 		for i := range creates {
-			if err := createIncident(ctx, tx, &creates[i]); err != nil {
-				return err
-			}
+			r := &creates[i]
+			batch.Queue(insertIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
+				r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc)
+			steps = append(steps, func(br pgx.BatchResults) error {
+				tag, err := br.Exec()
+				if err != nil {
+					return fmt.Errorf("postgres: insert incident %s: %w", r.id, err)
+				}
+				if tag.RowsAffected() == 0 {
+					return fmt.Errorf("%w: %s", incident.ErrDuplicateID, r.id)
+				}
+				return nil
+			})
+			steps = queueKeyClaim(batch, steps, r, &claims)
 		}
 		for i := range updates {
-			if err := updateIncident(ctx, tx, &updates[i]); err != nil {
-				return err
-			}
+			r := &updates[i]
+			batch.Queue(updateIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
+				r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc, r.version-1)
+			steps = append(steps, func(br pgx.BatchResults) error {
+				var (
+					applied bool
+					have    *int64
+				)
+				if err := br.QueryRow().Scan(&applied, &have); err != nil {
+					return fmt.Errorf("postgres: update incident %s: %w", r.id, err)
+				}
+				switch {
+				case applied:
+					return nil
+				case have == nil:
+					return fmt.Errorf("%w: %s", incident.ErrNotFound, r.id)
+				}
+				return fmt.Errorf("%w: %s is at version %d, the change expects %d", incident.ErrConflict, r.id, *have, r.version-1)
+			})
+			steps = queueKeyClaim(batch, steps, r, &claims)
 		}
-		if err := appendIncidentEntries(ctx, tx, entries); err != nil {
-			return err
-		}
-		if err := WriteOutbox(ctx, tx, events...); err != nil {
-			if pgCode(err) == sqlstateUniqueViolation {
-				return fmt.Errorf("%w: an event of the change is already in the outbox: %w", incident.ErrConflict, err)
-			}
-			return err
+		for _, r := range entries {
+			e := r.e
+			batch.Queue(insertIncidentEntrySQL, e.Incident, e.Seq, r.at, e.ActorID, e.Action,
+				int16(e.From), int16(e.To), e.Note, r.evidence, e.Late, e.PrevHash, e.Hash)
+			steps = append(steps, func(br pgx.BatchResults) error {
+				tag, err := br.Exec()
+				switch {
+				case pgCode(err) == sqlstateForeignKeyViolation:
+					return fmt.Errorf("%w: timeline entry %d for unknown incident %s", incident.ErrNotFound, e.Seq, e.Incident)
+				case err != nil:
+					return fmt.Errorf("postgres: append timeline entry %d of %s: %w", e.Seq, e.Incident, err)
+				case tag.RowsAffected() == 0:
+					return fmt.Errorf("%w: timeline entry %d of %s already written", incident.ErrConflict, e.Seq, e.Incident)
+				}
+				return nil
+			})
 		}
 		if len(events) > 0 {
-			batch := &pgx.Batch{}
-			ids := make([]uuid.UUID, len(events))
-			for i, e := range events {
-				ids[i] = e.ID
+			if err := queueOutbox(batch, events); err != nil {
+				return err
 			}
 			s.events().mark(batch, ids)
-			if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-				return fmt.Errorf("postgres: mark incident events: %w", err)
+			for range len(events) + 2 { // the inserts, the wake-up, the marks
+				steps = append(steps, func(br pgx.BatchResults) error {
+					_, err := br.Exec()
+					switch {
+					case pgCode(err) == sqlstateUniqueViolation:
+						return fmt.Errorf("%w: an event of the change is already in the outbox: %w", incident.ErrConflict, err)
+					case err != nil:
+						return fmt.Errorf("postgres: write incident events: %w", err)
+					}
+					return nil
+				})
+			}
+		}
+		br := tx.SendBatch(ctx, batch)
+		var err error
+		for _, step := range steps {
+			if err = step(br); err != nil {
+				break
+			}
+		}
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("postgres: apply incident change: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range claims {
+			if err := checkKeyHolders(ctx, tx, r.id, r.keys); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -197,69 +271,53 @@ const insertIncidentSQL = `INSERT INTO govkit_incident
 	ON CONFLICT (id) DO NOTHING`
 
 // updateIncidentSQL applies only over the version before: the
-// optimistic-concurrency check and the write are one statement.
-const updateIncidentSQL = `UPDATE govkit_incident
+// optimistic-concurrency check and the write are one statement, which
+// also says whether it applied and, if not, the version stored (NULL: no
+// such incident), as the outer query sees the table before the update.
+const updateIncidentSQL = `WITH u AS (UPDATE govkit_incident
 	SET version = $2, status = $3, category = $4, grid = $5, lat = $6, lon = $7, cell = $8,
 		reported_at = $9, overdue = $10, doc = $11, updated_at = now()
-	WHERE id = $1 AND version = $12`
+	WHERE id = $1 AND version = $12 RETURNING 1)
+	SELECT EXISTS (SELECT 1 FROM u), (SELECT version FROM govkit_incident WHERE id = $1)`
 
-func createIncident(ctx context.Context, tx pgx.Tx, r *incidentRow) error {
-	tag, err := tx.Exec(ctx, insertIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
-		r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc)
-	if err != nil {
-		return fmt.Errorf("postgres: insert incident %s: %w", r.id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: %s", incident.ErrDuplicateID, r.id)
-	}
-	return claimIncidentKeys(ctx, tx, r.id, r.keys)
-}
+// claimKeysSQL makes an incident the holder of the keys nobody holds. ON
+// CONFLICT DO NOTHING waits for a concurrent claim of the same key to
+// commit or roll back instead of failing the transaction, so the holder
+// can then be read and named.
+const claimKeysSQL = `INSERT INTO govkit_incident_key (key, incident)
+	SELECT k, $2 FROM unnest($1::text[]) AS k
+	ON CONFLICT (key) DO NOTHING
+	RETURNING key`
 
-func updateIncident(ctx context.Context, tx pgx.Tx, r *incidentRow) error {
-	tag, err := tx.Exec(ctx, updateIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
-		r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc, r.version-1)
-	if err != nil {
-		return fmt.Errorf("postgres: update incident %s: %w", r.id, err)
+// queueKeyClaim queues the claim of r's keys and the step that reads it;
+// a row whose keys were not all claimed is added to claims, for
+// checkKeyHolders.
+func queueKeyClaim(batch *pgx.Batch, steps []func(pgx.BatchResults) error, r *incidentRow, claims *[]*incidentRow) []func(pgx.BatchResults) error {
+	if len(r.keys) == 0 {
+		return steps
 	}
-	if tag.RowsAffected() == 0 {
-		var have int64
-		err := tx.QueryRow(ctx, `SELECT version FROM govkit_incident WHERE id = $1`, r.id).Scan(&have)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return fmt.Errorf("%w: %s", incident.ErrNotFound, r.id)
-		case err != nil:
-			return fmt.Errorf("postgres: read version of incident %s: %w", r.id, err)
+	batch.Queue(claimKeysSQL, r.keys, r.id)
+	return append(steps, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("postgres: claim keys of incident %s: %w", r.id, err)
 		}
-		return fmt.Errorf("%w: %s is at version %d, the change expects %d", incident.ErrConflict, r.id, have, r.version-1)
-	}
-	return claimIncidentKeys(ctx, tx, r.id, r.keys)
+		claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("postgres: claim keys of incident %s: %w", r.id, err)
+		}
+		if len(claimed) < len(r.keys) {
+			*claims = append(*claims, r)
+		}
+		return nil
+	})
 }
 
-// claimIncidentKeys makes id the holder of keys. ON CONFLICT DO NOTHING
-// waits for a concurrent claim of the same key to commit or roll back
-// instead of failing the transaction, so the holder can then be read and
-// named.
-func claimIncidentKeys(ctx context.Context, tx pgx.Tx, id uuid.UUID, keys []string) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	rows, err := tx.Query(ctx, `INSERT INTO govkit_incident_key (key, incident)
-		SELECT k, $2 FROM unnest($1::text[]) AS k
-		ON CONFLICT (key) DO NOTHING
-		RETURNING key`, keys, id)
-	if err != nil {
-		return fmt.Errorf("postgres: claim keys of incident %s: %w", id, err)
-	}
-	claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("postgres: claim keys of incident %s: %w", id, err)
-	}
-	if len(claimed) == len(keys) {
-		return nil
-	}
-	// Some keys were held already, by this case (an update keeping its
-	// keys, or a key listed twice) or by another.
-	rows, err = tx.Query(ctx, `SELECT key, incident FROM govkit_incident_key WHERE key = ANY($1::text[])`, keys)
+// checkKeyHolders checks that every key is held by id: some were held
+// already, by this case (an update keeping its keys, or a key listed
+// twice) or by another, whom the error names.
+func checkKeyHolders(ctx context.Context, tx pgx.Tx, id uuid.UUID, keys []string) error {
+	rows, err := tx.Query(ctx, `SELECT key, incident FROM govkit_incident_key WHERE key = ANY($1::text[])`, keys)
 	if err != nil {
 		return fmt.Errorf("postgres: read key holders: %w", err)
 	}
@@ -309,38 +367,6 @@ const insertIncidentEntrySQL = `INSERT INTO govkit_incident_timeline
 	(incident, seq, at, actor_id, action, from_status, to_status, note, evidence, late, prev_hash, hash)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 	ON CONFLICT (incident, seq) DO NOTHING`
-
-// appendIncidentEntries inserts entries in one round trip; an entry whose
-// (incident, seq) is taken is a conflict: someone else appended first.
-func appendIncidentEntries(ctx context.Context, tx pgx.Tx, entries []incidentEntryRow) (err error) {
-	if len(entries) == 0 {
-		return nil
-	}
-	batch := &pgx.Batch{}
-	for _, r := range entries {
-		e := r.e
-		batch.Queue(insertIncidentEntrySQL, e.Incident, e.Seq, r.at, e.ActorID, e.Action,
-			int16(e.From), int16(e.To), e.Note, r.evidence, e.Late, e.PrevHash, e.Hash)
-	}
-	br := tx.SendBatch(ctx, batch)
-	defer func() {
-		if cerr := br.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("postgres: append timeline entries: %w", cerr)
-		}
-	}()
-	for _, r := range entries {
-		tag, err := br.Exec()
-		switch {
-		case pgCode(err) == sqlstateForeignKeyViolation:
-			return fmt.Errorf("%w: timeline entry %d for unknown incident %s", incident.ErrNotFound, r.e.Seq, r.e.Incident)
-		case err != nil:
-			return fmt.Errorf("postgres: append timeline entry %d of %s: %w", r.e.Seq, r.e.Incident, err)
-		case tag.RowsAffected() == 0:
-			return fmt.Errorf("%w: timeline entry %d of %s already written", incident.ErrConflict, r.e.Seq, r.e.Incident)
-		}
-	}
-	return nil
-}
 
 // incidentOutboxMessages converts events for WriteOutbox, rejecting IDs the
 // outbox would not return unchanged.

@@ -57,13 +57,25 @@ func WriteOutbox(ctx context.Context, tx pgx.Tx, msgs ...OutboxMessage) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	batch := &pgx.Batch{}
+	if err := queueOutbox(batch, msgs); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("postgres: write outbox: %w", err)
+	}
+	return nil
+}
+
+// queueOutbox validates msgs and queues their inserts, then the relays'
+// wake-up, in batch: len(msgs)+1 results, so that a store can write its
+// events in the same round trip as its state.
+func queueOutbox(batch *pgx.Batch, msgs []OutboxMessage) error {
 	for i := range msgs {
 		if strings.TrimSpace(msgs[i].Subject) == "" {
 			return &OutboxMessageError{Index: i, Reason: "subject is empty"}
 		}
 	}
-
-	batch := &pgx.Batch{}
 	for _, m := range msgs {
 		id := m.ID
 		if id == uuid.Nil {
@@ -89,9 +101,6 @@ func WriteOutbox(ctx context.Context, tx pgx.Tx, msgs ...OutboxMessage) error {
 	// Wake relays when the transaction commits (a notification of a
 	// rolled-back transaction is never delivered).
 	batch.Queue(`SELECT pg_notify($1, '')`, OutboxChannel)
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("postgres: write outbox: %w", err)
-	}
 	return nil
 }
 
