@@ -187,7 +187,7 @@ func (s *CodesStore) Apply(ctx context.Context, c codes.Change) error {
 		if err := runCodesSteps(ctx, tx, steps, eventIDs); err != nil {
 			return err
 		}
-		if err := WriteOutbox(ctx, tx, events...); err != nil {
+		if err := s.db.writeOutbox(ctx, tx, events...); err != nil {
 			return codesWriteError("write events", err)
 		}
 		return nil

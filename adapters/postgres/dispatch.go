@@ -145,7 +145,7 @@ func (s *DispatchStore) Apply(ctx context.Context, c dispatch.Change) error {
 		if err := applyDispatchRows(ctx, tx, rows, eventIDs); err != nil {
 			return err
 		}
-		if err := WriteOutbox(ctx, tx, events...); err != nil {
+		if err := s.db.writeOutbox(ctx, tx, events...); err != nil {
 			return dispatchWriteError("write events", err)
 		}
 		return nil

@@ -193,11 +193,12 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 			})
 		}
 		if len(events) > 0 {
-			if err := queueOutbox(batch, events); err != nil {
+			n, err := queueOutbox(batch, events, !s.db.noNotify)
+			if err != nil {
 				return err
 			}
 			s.events().mark(batch, ids)
-			for range len(events) + 2 { // the inserts, the wake-up, the marks
+			for range n + 1 { // the inserts, perhaps the wake-up, the marks
 				steps = append(steps, func(br pgx.BatchResults) error {
 					_, err := br.Exec()
 					switch {

@@ -57,8 +57,21 @@ func WriteOutbox(ctx context.Context, tx pgx.Tx, msgs ...OutboxMessage) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	return writeOutbox(ctx, tx, msgs, true)
+}
+
+// writeOutbox is WriteOutbox for govkit's stores, which wake relays unless
+// the DB was opened WithoutOutboxNotify.
+func (db *DB) writeOutbox(ctx context.Context, tx pgx.Tx, msgs ...OutboxMessage) error {
+	return writeOutbox(ctx, tx, msgs, !db.noNotify)
+}
+
+func writeOutbox(ctx context.Context, tx pgx.Tx, msgs []OutboxMessage, notify bool) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	batch := &pgx.Batch{}
-	if err := queueOutbox(batch, msgs); err != nil {
+	if _, err := queueOutbox(batch, msgs, notify); err != nil {
 		return err
 	}
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
@@ -67,13 +80,13 @@ func WriteOutbox(ctx context.Context, tx pgx.Tx, msgs ...OutboxMessage) error {
 	return nil
 }
 
-// queueOutbox validates msgs and queues their inserts, then the relays'
-// wake-up, in batch: len(msgs)+1 results, so that a store can write its
-// events in the same round trip as its state.
-func queueOutbox(batch *pgx.Batch, msgs []OutboxMessage) error {
+// queueOutbox validates msgs and queues their inserts, then, with notify,
+// the relays' wake-up, in batch, so that a store can write its events in
+// the same round trip as its state. It returns how many results it queued.
+func queueOutbox(batch *pgx.Batch, msgs []OutboxMessage, notify bool) (int, error) {
 	for i := range msgs {
 		if strings.TrimSpace(msgs[i].Subject) == "" {
-			return &OutboxMessageError{Index: i, Reason: "subject is empty"}
+			return 0, &OutboxMessageError{Index: i, Reason: "subject is empty"}
 		}
 	}
 	for _, m := range msgs {
@@ -81,7 +94,7 @@ func queueOutbox(batch *pgx.Batch, msgs []OutboxMessage) error {
 		if id == uuid.Nil {
 			var err error
 			if id, err = uuid.NewV7(); err != nil {
-				return fmt.Errorf("postgres: generate outbox message id: %w", err)
+				return 0, fmt.Errorf("postgres: generate outbox message id: %w", err)
 			}
 		}
 		headers := m.Headers
@@ -98,10 +111,13 @@ func queueOutbox(batch *pgx.Batch, msgs []OutboxMessage) error {
 		}
 		batch.Queue(insertOutbox, id, m.Subject, m.Key, headers, data, createdAt)
 	}
+	if !notify {
+		return len(msgs), nil
+	}
 	// Wake relays when the transaction commits (a notification of a
 	// rolled-back transaction is never delivered).
 	batch.Queue(`SELECT pg_notify($1, '')`, OutboxChannel)
-	return nil
+	return len(msgs) + 1, nil
 }
 
 // FetchUnpublished returns up to limit unpublished messages in Seq order and

@@ -191,7 +191,7 @@ func (s *PermitStore) Apply(ctx context.Context, c permit.Change) error {
 			if err := applyPermitRows(ctx, tx, rows, eventIDs); err != nil {
 				return err
 			}
-			if err := WriteOutbox(ctx, tx, events...); err != nil {
+			if err := s.db.writeOutbox(ctx, tx, events...); err != nil {
 				return permitWriteError("write events", err)
 			}
 			return nil

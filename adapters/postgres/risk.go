@@ -184,7 +184,7 @@ func (s *RiskStore) Apply(ctx context.Context, c risk.Change) error {
 		if err := writeRiskRows(ctx, tx, enc.rows, enc.eventIDs); err != nil {
 			return err
 		}
-		if err := WriteOutbox(ctx, tx, enc.events...); err != nil {
+		if err := s.db.writeOutbox(ctx, tx, enc.events...); err != nil {
 			return riskWriteError("write events", err)
 		}
 		return nil

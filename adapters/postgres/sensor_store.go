@@ -486,7 +486,7 @@ func (s *SensorStore) WriteAlarms(ctx context.Context, writes ...sensor.AlarmWri
 		if err := br.Close(); err != nil {
 			return sensorWriteError("write alarms", err)
 		}
-		if err := WriteOutbox(ctx, tx, msgs...); err != nil {
+		if err := s.db.writeOutbox(ctx, tx, msgs...); err != nil {
 			return sensorWriteError("write alarm events", err)
 		}
 		mark := &pgx.Batch{}

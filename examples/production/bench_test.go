@@ -27,7 +27,9 @@ import (
 // one transaction), routes it with dispatch's Router and offers its work
 // orders through the dispatch service on the PostgreSQL store (orders,
 // case file and events in one transaction). 8 × GOMAXPROCS reporters work
-// in parallel over a pool of 32 connections; fsync is on.
+// in parallel over a pool of 32 connections; fsync is on. The database
+// is opened WithoutOutboxNotify, as main does: the services publish their
+// own events and the relay polls.
 //
 // "nats" is the production wiring: after each commit the services publish
 // their events to NATS JetStream (file storage). "outbox" publishes them
@@ -41,7 +43,7 @@ func BenchmarkCreateAndRoute(b *testing.B) {
 	for _, v := range []string{"outbox", "nats"} {
 		b.Run(v, func(b *testing.B) {
 			ctx := context.Background()
-			db := pgtest.New(b, postgres.WithPoolConfig(func(c *pgxpool.Config) { c.MaxConns = 32 }))
+			db := pgtest.New(b, postgres.WithPoolConfig(func(c *pgxpool.Config) { c.MaxConns = 32 }), postgres.WithoutOutboxNotify())
 			if err := db.Setup(ctx); err != nil {
 				b.Fatal(err)
 			}

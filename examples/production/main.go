@@ -84,7 +84,10 @@ func run(ctx context.Context, cfg sim.Config, getenv func(string) string, out io
 		fmt.Fprintln(out, "warning: GOVKIT_PII_KEY and GOVKIT_PII_INDEX_KEY are not set: personal data is sealed with throwaway keys")
 	}
 
-	db, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema))
+	// The services publish their own events after commit and the relay is
+	// only the safety net, polling: no NOTIFY, which would serialise
+	// every commit.
+	db, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema), postgres.WithoutOutboxNotify())
 	if err != nil {
 		return sim.Summary{}, err
 	}
