@@ -142,26 +142,25 @@ func (s *DispatchStore) Apply(ctx context.Context, c dispatch.Change) error {
 		return err
 	}
 	return s.db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		if err := applyDispatchRows(ctx, tx, rows, eventIDs); err != nil {
-			return err
-		}
-		if err := s.db.writeOutbox(ctx, tx, events...); err != nil {
-			return dispatchWriteError("write events", err)
-		}
-		return nil
+		return applyDispatchRows(ctx, tx, rows, events, eventIDs, !s.db.noNotify)
 	})
 }
 
-// applyDispatchRows sends every record's statement, and the marks of the
-// change's events, in one batch, and reads the results in the order of
-// the change: the first record that fails decides the error, as in the
-// memory store.
-func applyDispatchRows(ctx context.Context, tx pgx.Tx, rows []dispatchRow, eventIDs []uuid.UUID) (err error) {
+// applyDispatchRows sends every record's statement, the marks of the
+// change's events and the events themselves in one batch, and reads the
+// results in the order of the change: the first record that fails decides
+// the error, as in the memory store.
+func applyDispatchRows(ctx context.Context, tx pgx.Tx, rows []dispatchRow, events []OutboxMessage, eventIDs []uuid.UUID, notify bool) (err error) {
 	batch := &pgx.Batch{}
 	for _, r := range rows {
 		batch.Queue(r.sql, r.args...)
 	}
 	outboxView{marker: "govkit_dispatch_event"}.mark(batch, eventIDs)
+	if len(events) > 0 {
+		if _, err := queueOutbox(batch, events, notify); err != nil {
+			return dispatchWriteError("write events", err)
+		}
+	}
 	br := tx.SendBatch(ctx, batch)
 	defer func() {
 		// After a failure the statements left unread may fail too; the
