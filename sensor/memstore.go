@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/internal/memoutbox"
@@ -341,6 +342,38 @@ func (s *MemoryStore) WriteAlarms(ctx context.Context, writes ...AlarmWrite) err
 		s.outbox.Add(w.Events...)
 	}
 	return nil
+}
+
+// PruneAlarms implements Store.
+func (s *MemoryStore) PruneAlarms(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := checkPruneLimit(limit); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.write(ctx, func(txn *memdb.Txn) error {
+		it, err := txn.Get("alarm", "status", AlarmCleared.String())
+		if err != nil {
+			return err
+		}
+		var old []*memAlarm
+		for obj := it.Next(); obj != nil; obj = it.Next() {
+			if r := obj.(*memAlarm); r.A.Updated.Before(before) {
+				old = append(old, r)
+			}
+		}
+		slices.SortFunc(old, func(a, b *memAlarm) int { return strings.Compare(a.ID, b.ID) })
+		for _, r := range old[:min(limit, len(old))] {
+			if err := txn.Delete("alarm", r); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // Pending implements Store.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
@@ -97,6 +98,14 @@ type Store interface {
 	MarkPublished(ctx context.Context, ids ...string) error
 	// Alarm returns an alarm by ID, or ErrUnknownAlarm.
 	Alarm(ctx context.Context, id string) (Alarm, error)
+	// PruneAlarms deletes up to limit cleared alarms last updated before
+	// before (Alarm.Updated, to the microsecond), lowest IDs first, and
+	// returns how many it deleted; pending and active alarms are never
+	// deleted. It is the retention tool: alarms are records, kept as long
+	// as a city's rules say; call it in a loop until it returns fewer than
+	// limit (1–MaxQueryLimit, else ErrInvalidQuery). Prune well behind an
+	// Engine's History, whose cleared alarms can still be acknowledged.
+	PruneAlarms(ctx context.Context, before time.Time, limit int) (int, error)
 	// Alarms returns one page of the alarms matching q, in ID order
 	// (which, for the engine's UUIDv7 IDs, is the order they were
 	// opened).
@@ -208,6 +217,14 @@ func (w *AlarmWrite) Validate() error {
 		if m.Subject == "" {
 			return fmt.Errorf("%w: event %d of alarm %s has no subject", ErrInvalidRecord, i, w.Alarm.ID)
 		}
+	}
+	return nil
+}
+
+// checkPruneLimit validates PruneAlarms' limit.
+func checkPruneLimit(limit int) error {
+	if limit < 1 || limit > MaxQueryLimit {
+		return fmt.Errorf("%w: prune limit %d outside 1–%d", ErrInvalidQuery, limit, MaxQueryLimit)
 	}
 	return nil
 }

@@ -498,6 +498,23 @@ func (s *SensorStore) WriteAlarms(ctx context.Context, writes ...sensor.AlarmWri
 	})
 }
 
+// PruneAlarms implements sensor.Store with one DELETE of the oldest
+// matching IDs. The alarm's Updated lives in its document; the status
+// index narrows the scan to cleared alarms.
+func (s *SensorStore) PruneAlarms(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 || limit > sensor.MaxQueryLimit {
+		return 0, fmt.Errorf("%w: prune limit %d outside 1–%d", sensor.ErrInvalidQuery, limit, sensor.MaxQueryLimit)
+	}
+	tag, err := s.db.pool.Exec(ctx, `DELETE FROM govkit_sensor_alarm WHERE id IN (
+		SELECT id FROM govkit_sensor_alarm
+		WHERE status = $1 AND (doc->>'updated')::timestamptz < $2
+		ORDER BY id LIMIT $3)`, int16(sensor.AlarmCleared), before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune alarms: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // Pending implements sensor.Store: the alarm events this store wrote to
 // the shared outbox and nobody marked published, oldest first.
 func (s *SensorStore) Pending(ctx context.Context, limit int) ([]bus.Message, error) {

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) sensor.Store) {
 		{"CancelledAlarmsAreRemoved", testCancelledAlarmsAreRemoved},
 		{"AlarmEventsOutbox", testAlarmEventsOutbox},
 		{"AlarmEventsAreAtomic", testAlarmEventsAreAtomic},
+		{"PruneAlarms", testPruneAlarms},
 		{"AlarmsFilters", testAlarmsFilters},
 		{"AlarmsFollowUpdates", testAlarmsFollowUpdates},
 		{"AlarmsPaging", testAlarmsPaging},
@@ -1309,4 +1310,51 @@ func testAlarmEventsAreAtomic(t *testing.T, s sensor.Store) {
 			requireEvents(t, []bus.Message{first}, got)
 		})
 	}
+}
+
+// testPruneAlarms: retention deletes cleared alarms last updated before
+// the cut, lowest IDs first and at most limit a call, and never an open
+// one.
+func testPruneAlarms(t *testing.T, s sensor.Store) {
+	ctx := t.Context()
+	cut := base.Add(24 * time.Hour)
+	mk := func(device string, status sensor.AlarmStatus, updated time.Time) sensor.Alarm {
+		a := newAlarm(t, pressureRule, device, gridYJP3)
+		a.Status, a.Updated = status, updated
+		create(t, s, a)
+		return a
+	}
+	old1 := mk("cq-pp-000001", sensor.AlarmCleared, cut.Add(-3*time.Hour))
+	old2 := mk("cq-pp-000002", sensor.AlarmCleared, cut.Add(-2*time.Hour))
+	old3 := mk("cq-pp-000003", sensor.AlarmCleared, cut.Add(-time.Millisecond))
+	atCut := mk("cq-pp-000004", sensor.AlarmCleared, cut)
+	recent := mk("cq-pp-000005", sensor.AlarmCleared, cut.Add(time.Hour))
+	active := mk("cq-pp-000006", sensor.AlarmActive, cut.Add(-48*time.Hour))
+	pending := mk("cq-pp-000007", sensor.AlarmPending, cut.Add(-48*time.Hour))
+
+	n, err := s.PruneAlarms(ctx, cut, 2)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	requireNoAlarm(t, s, old1.ID)
+	requireNoAlarm(t, s, old2.ID)
+	alarm(t, s, old3.ID) // the third waits for the next call
+	n, err = s.PruneAlarms(ctx, cut, 2)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the last old one; fewer than limit means done")
+	requireNoAlarm(t, s, old3.ID)
+	n, err = s.PruneAlarms(ctx, cut, 2)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	for _, a := range []sensor.Alarm{atCut, recent, active, pending} {
+		require.Equal(t, a, alarm(t, s, a.ID), "kept: %s", a.Device)
+	}
+	page, err := s.Alarms(ctx, sensor.AlarmQuery{Statuses: []sensor.AlarmStatus{sensor.AlarmCleared}})
+	require.NoError(t, err)
+	require.Len(t, page.Alarms, 2)
+
+	for _, limit := range []int{0, -1, sensor.MaxQueryLimit + 1} {
+		_, err := s.PruneAlarms(ctx, cut.Add(time.Hour*100), limit)
+		require.ErrorIs(t, err, sensor.ErrInvalidQuery, "limit %d", limit)
+	}
+	require.Equal(t, recent, alarm(t, s, recent.ID), "a refused prune deletes nothing")
 }
