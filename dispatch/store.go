@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/internal/groupcommit"
+	"github.com/govkit/govkit/internal/idlist"
 	"github.com/govkit/govkit/internal/memoutbox"
 	"github.com/govkit/govkit/region"
 	"github.com/hashicorp/go-memdb"
@@ -243,14 +243,14 @@ func (s *MemoryStore) applyBatch(changes []stagedChange) []error {
 // file moves id from list from to list to in lists ("" is no list).
 func file(lists map[string][]uuid.UUID, from, to string, id uuid.UUID) {
 	if from != "" {
-		if l := removeID(lists[from], id); len(l) > 0 {
+		if l := idlist.Remove(lists[from], id); len(l) > 0 {
 			lists[from] = l
 		} else {
 			delete(lists, from)
 		}
 	}
 	if to != "" {
-		lists[to] = insertID(lists[to], id)
+		lists[to] = idlist.Insert(lists[to], id)
 	}
 }
 
@@ -300,28 +300,6 @@ func (s *MemoryStore) check(txn *memdb.Txn, c stagedChange, earlierEvents map[st
 		events[m.ID] = true
 	}
 	return moves, nil
-}
-
-func compareIDs(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
-
-// insertID adds id to ids, kept in order; new IDs mostly go at the end.
-func insertID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
-	if len(ids) == 0 || compareIDs(ids[len(ids)-1], id) < 0 {
-		return append(ids, id)
-	}
-	i, found := slices.BinarySearchFunc(ids, id, compareIDs)
-	if found {
-		return ids
-	}
-	return slices.Insert(ids, i, id)
-}
-
-// removeID takes id out of ids.
-func removeID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
-	if i, found := slices.BinarySearchFunc(ids, id, compareIDs); found {
-		return slices.Delete(ids, i, i+1)
-	}
-	return ids
 }
 
 // checkVersion applies the Change rule: Version 1 creates, others update.
@@ -377,7 +355,7 @@ func (s *MemoryStore) Orders(ctx context.Context, q OrderQuery) (OrderPage, erro
 			return OrderPage{}, err
 		}
 		for obj := it.Next(); obj != nil && len(hits) < n; obj = it.Next() {
-			if o := obj.(*orderRow).O; compareIDs(o.ID, q.After) > 0 && q.Matches(o) {
+			if o := obj.(*orderRow).O; idlist.Compare(o.ID, q.After) > 0 && q.Matches(o) {
 				hits = append(hits, o)
 			}
 		}
@@ -393,36 +371,21 @@ func (s *MemoryStore) Orders(ctx context.Context, q OrderQuery) (OrderPage, erro
 	return p, nil
 }
 
-// listChunk is how many IDs ordersListed copies per hold of the read
-// lock, so that reading a busy body's list never keeps writers waiting.
-const listChunk = 1024
-
 // ordersListed returns up to n orders matching q from lists[key], after
 // q.After.
 func (s *MemoryStore) ordersListed(lists map[string][]uuid.UUID, key string, q OrderQuery, n int) []*WorkOrder {
 	var hits []*WorkOrder
-	for after := q.After; len(hits) < n; {
-		s.mu.RLock()
-		ids := lists[key]
-		i, found := slices.BinarySearchFunc(ids, after, compareIDs)
-		if found {
-			i++
-		}
-		chunk := slices.Clone(ids[i:min(i+listChunk, len(ids))])
-		s.mu.RUnlock()
-		if len(chunk) == 0 {
-			break
-		}
+	idlist.Walk(s.mu.RLocker(), func() []uuid.UUID { return lists[key] }, q.After, func(chunk []uuid.UUID) bool {
 		txn := s.db.Txn(false) // taken after the IDs were read, so it holds them all
 		for _, id := range chunk {
 			if obj, _ := txn.First("order", "id", id); obj != nil && q.Matches(obj.(*orderRow).O) {
 				if hits = append(hits, obj.(*orderRow).O); len(hits) == n {
-					break
+					return false
 				}
 			}
 		}
-		after = chunk[len(chunk)-1]
-	}
+		return true
+	})
 	return hits
 }
 

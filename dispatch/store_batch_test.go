@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/internal/idlist"
 )
 
 func batchOrder(t *testing.T, caseID, body string) WorkOrder {
@@ -99,7 +100,7 @@ func TestBatchChangesSeeEachOther(t *testing.T) {
 func TestOrdersOfABodyReadPastChunks(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryStore()
-	const n = 2*listChunk + 100
+	const n = 2*idlist.Chunk + 100
 	var want []uuid.UUID
 	for i := range n {
 		o := batchOrder(t, fmt.Sprintf("case-%d", i), "cq-water")

@@ -12,6 +12,7 @@ import (
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/internal/groupcommit"
+	"github.com/govkit/govkit/internal/idlist"
 	"github.com/govkit/govkit/internal/memoutbox"
 	"github.com/govkit/govkit/region"
 	"github.com/hashicorp/go-memdb"
@@ -107,7 +108,7 @@ func compareNear(a, b nearEntry) int {
 	if c := a.at.Compare(b.at); c != 0 {
 		return c
 	}
-	return compareIDs(a.id, b.id)
+	return idlist.Compare(a.id, b.id)
 }
 
 // nearbyOf returns where inc sits in the place index; ok is false for a
@@ -142,28 +143,6 @@ func unitKey(within region.Code) string {
 		return p
 	}
 	return ""
-}
-
-func compareIDs(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }
-
-// insertID adds id to ids, kept in order; new IDs mostly go at the end.
-func insertID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
-	if len(ids) == 0 || compareIDs(ids[len(ids)-1], id) < 0 {
-		return append(ids, id)
-	}
-	i, found := slices.BinarySearchFunc(ids, id, compareIDs)
-	if found {
-		return ids
-	}
-	return slices.Insert(ids, i, id)
-}
-
-// removeID takes id out of ids.
-func removeID(ids []uuid.UUID, id uuid.UUID) []uuid.UUID {
-	if i, found := slices.BinarySearchFunc(ids, id, compareIDs); found {
-		return slices.Delete(ids, i, i+1)
-	}
-	return ids
 }
 
 func toRow(inc Incident) *row {
@@ -392,10 +371,10 @@ func (s *MemoryStore) reindex(old, cur *Incident) {
 	}
 	if newGrid := cur.Location.Grid(); old == nil || oldGrid != newGrid {
 		for _, k := range unitKeys(oldGrid) {
-			s.units[k] = removeID(s.units[k], cur.ID)
+			s.units[k] = idlist.Remove(s.units[k], cur.ID)
 		}
 		for _, k := range unitKeys(newGrid) {
-			s.units[k] = insertID(s.units[k], cur.ID)
+			s.units[k] = idlist.Insert(s.units[k], cur.ID)
 		}
 	}
 	to, toEntry, indexed := nearbyOf(cur)
@@ -514,41 +493,26 @@ func (s *MemoryStore) findByID(ctx context.Context, q Query, n int) ([]*Incident
 	return hits, nil
 }
 
-// findChunk is how many IDs findInUnit copies per hold of the read lock, so
-// that a long scan never keeps writers waiting for long.
-const findChunk = 1024
-
 // findInUnit returns up to n incidents matching q after q.After, read
 // through the units index.
 func (s *MemoryStore) findInUnit(ctx context.Context, q Query, n int) ([]*Incident, error) {
-	key, after := unitKey(q.Within), q.After
+	key := unitKey(q.Within)
 	var hits []*Incident
-	for len(hits) < n {
-		s.mu.RLock()
-		ids := s.units[key]
-		i, found := slices.BinarySearchFunc(ids, after, compareIDs)
-		if found {
-			i++
-		}
-		chunk := slices.Clone(ids[i:min(i+findChunk, len(ids))])
-		s.mu.RUnlock()
-		if len(chunk) == 0 {
-			break
-		}
+	idlist.Walk(s.mu.RLocker(), func() []uuid.UUID { return s.units[key] }, q.After, func(chunk []uuid.UUID) bool {
 		// A snapshot taken after the IDs were read holds every one of them.
 		txn := s.db.Txn(false)
 		for _, id := range chunk {
 			obj, _ := txn.First("incident", "id", id)
 			if obj != nil && q.Matches(obj.(*row).Inc) {
 				if hits = append(hits, obj.(*row).Inc); len(hits) == n {
-					break
+					return false
 				}
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		after = chunk[len(chunk)-1]
+		return ctx.Err() == nil
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return hits, nil
 }

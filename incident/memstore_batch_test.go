@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
+	"github.com/govkit/govkit/internal/idlist"
 	"github.com/govkit/govkit/region"
 )
 
@@ -110,7 +111,7 @@ func TestBatchChangesSeeEachOther(t *testing.T) {
 // holding more incidents than one read of the units index copies.
 func TestFindInUnitReadsPastChunks(t *testing.T) {
 	s := NewMemoryStore()
-	const n = 2*findChunk + 100
+	const n = 2*idlist.Chunk + 100
 	var want []uuid.UUID
 	for i := range n {
 		inc := batchIncident(t, fmt.Sprintf("500107001002%03d", i%9+1), "")
