@@ -10,6 +10,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/internal/wire"
 )
 
 // Packs. With Options.PackSize above 1, PublishBatch sends each run of
@@ -199,43 +200,43 @@ func decodePack(subject, count string, data []byte) ([]received, error) {
 	if len(data) == 0 || data[0] != packVersion {
 		return nil, fmt.Errorf("%w: unknown version", errBadPack)
 	}
-	r := packReader{b: data[1:]}
-	src := r.str()
-	if r.err == nil && n > len(r.b)/8 {
+	r := wire.Reader{Bad: errBadPack, B: data[1:]}
+	src := r.Text()
+	if r.Err == nil && n > len(r.B)/8 {
 		// Each message takes at least 8 bytes.
-		return nil, fmt.Errorf("%w: %d messages in %d bytes", errBadPack, n, len(r.b))
+		return nil, fmt.Errorf("%w: %d messages in %d bytes", errBadPack, n, len(r.B))
 	}
 	out := make([]received, 0, n)
-	for r.err == nil && len(r.b) > 0 {
+	for r.Err == nil && len(r.B) > 0 {
 		if len(out) == n {
 			return nil, fmt.Errorf("%w: more than %d messages", errBadPack, n)
 		}
 		d := received{src: src, msg: bus.Message{Subject: subject}}
-		d.seq = r.uvarint()
-		d.msg.ID = r.str()
-		d.msg.Key = r.str()
-		sec := r.varint()
-		nsec := r.uvarint()
-		off := r.varint()
-		if r.err == nil && nsec >= 1e9 {
+		d.seq = r.Uvarint()
+		d.msg.ID = r.Text()
+		d.msg.Key = r.Text()
+		sec := r.Varint()
+		nsec := r.Uvarint()
+		off := r.Varint()
+		if r.Err == nil && nsec >= 1e9 {
 			return nil, fmt.Errorf("%w: nanoseconds %d", errBadPack, nsec)
 		}
 		d.msg.Time = packTime(sec, int64(nsec), int(off))
-		h := r.uvarint()
-		if r.err == nil && h > uint64(len(r.b)/2) { // each header takes at least two bytes
-			return nil, fmt.Errorf("%w: %d headers in %d bytes", errBadPack, h, len(r.b))
+		h := r.Uvarint()
+		if r.Err == nil && h > uint64(len(r.B)/2) { // each header takes at least two bytes
+			return nil, fmt.Errorf("%w: %d headers in %d bytes", errBadPack, h, len(r.B))
 		}
-		if h > 0 && r.err == nil {
+		if h > 0 && r.Err == nil {
 			d.msg.Headers = make(map[string]string, h)
 			for range h {
-				k := r.str()
-				d.msg.Headers[k] = r.str()
+				k := r.Text()
+				d.msg.Headers[k] = r.Text()
 			}
 		}
-		if b := r.bytes(); len(b) > 0 {
+		if b := r.Bytes(); len(b) > 0 {
 			d.msg.Data = b
 		}
-		if r.err != nil {
+		if r.Err != nil {
 			break
 		}
 		if d.msg.Validate() != nil || checkWire(d.msg) != nil {
@@ -243,8 +244,8 @@ func decodePack(subject, count string, data []byte) ([]received, error) {
 		}
 		out = append(out, d)
 	}
-	if r.err != nil {
-		return nil, r.err
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	if len(out) != n {
 		return nil, fmt.Errorf("%w: %d messages, %d announced", errBadPack, len(out), n)
@@ -265,53 +266,3 @@ func packTime(sec, nsec int64, off int) time.Time {
 	}
 	return t.In(time.FixedZone("", off))
 }
-
-// packReader reads a pack's fields, remembering the first error.
-type packReader struct {
-	b   []byte
-	err error
-}
-
-func (r *packReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: truncated", errBadPack)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *packReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: truncated", errBadPack)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// bytes returns the next length-prefixed field, capped so that appending
-// to it cannot overwrite the next message's bytes.
-func (r *packReader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%w: a field of %d bytes in %d", errBadPack, n, len(r.b))
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *packReader) str() string { return string(r.bytes()) }

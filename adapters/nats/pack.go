@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/internal/wire"
 )
 
 // Packs: with Options.PackSize > 1, PublishBatch sends runs of messages that
@@ -145,36 +146,36 @@ func decodePack(subject string, data []byte) ([]bus.Message, error) {
 	if len(data) == 0 || data[0] != packVersion {
 		return nil, fmt.Errorf("%w: unknown version", errBadPack)
 	}
-	r := packReader{b: data[1:]}
+	r := wire.Reader{Bad: errBadPack, B: data[1:]}
 	var out []bus.Message
-	for len(r.b) > 0 {
+	for len(r.B) > 0 {
 		if len(out) == maxPackCount {
 			return nil, fmt.Errorf("%w: more than %d messages", errBadPack, maxPackCount)
 		}
 		m := bus.Message{Subject: subject}
-		m.ID = r.str()
-		m.Key = r.str()
-		if t := r.bytes(); r.err == nil {
+		m.ID = r.Text()
+		m.Key = r.Text()
+		if t := r.Bytes(); r.Err == nil {
 			if err := m.Time.UnmarshalBinary(t); err != nil {
 				return nil, fmt.Errorf("%w: time: %v", errBadPack, err)
 			}
 		}
-		n := r.uvarint()
-		if r.err == nil && n > uint64(len(r.b)) { // each header takes at least two bytes
-			return nil, fmt.Errorf("%w: %d headers in %d bytes", errBadPack, n, len(r.b))
+		n := r.Uvarint()
+		if r.Err == nil && n > uint64(len(r.B)) { // each header takes at least two bytes
+			return nil, fmt.Errorf("%w: %d headers in %d bytes", errBadPack, n, len(r.B))
 		}
-		if n > 0 && r.err == nil {
+		if n > 0 && r.Err == nil {
 			m.Headers = make(map[string]string, n)
 			for range n {
-				k := r.str()
-				m.Headers[k] = r.str()
+				k := r.Text()
+				m.Headers[k] = r.Text()
 			}
 		}
-		if d := r.bytes(); r.err == nil && len(d) > 0 {
+		if d := r.Bytes(); r.Err == nil && len(d) > 0 {
 			m.Data = d
 		}
-		if r.err != nil {
-			return nil, r.err
+		if r.Err != nil {
+			return nil, r.Err
 		}
 		if m.ID == "" {
 			return nil, fmt.Errorf("%w: message without ID", errBadPack)
@@ -186,41 +187,6 @@ func decodePack(subject string, data []byte) ([]bus.Message, error) {
 	}
 	return out, nil
 }
-
-// packReader reads length-prefixed fields, remembering the first error.
-type packReader struct {
-	b   []byte
-	err error
-}
-
-func (r *packReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: bad length", errBadPack)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *packReader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%w: field of %d bytes in %d", errBadPack, n, len(r.b))
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *packReader) str() string { return string(r.bytes()) }
 
 // unpack returns the messages a delivery carries: one, or a pack's.
 func unpack(stream string, jm jetstream.Msg, md *jetstream.MsgMetadata) ([]bus.Message, error) {
