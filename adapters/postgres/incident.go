@@ -84,7 +84,8 @@ func NewIncidentStore(ctx context.Context, db *DB, sealer *pii.Sealer) (*Inciden
 // outbox cannot hold: govkit_outbox identifies messages by UUID, so an
 // event's ID must be a non-zero UUID in canonical form (as
 // uuid.UUID.String writes it), so that it comes back from Pending, and is
-// accepted by MarkPublished, unchanged. Nothing of the change was written.
+// accepted by MarkPublished, unchanged; and it needs a subject. Nothing of
+// the change was written.
 type IncidentEventError struct {
 	Index  int    // position in Change.Events
 	ID     string // the rejected ID
@@ -119,13 +120,11 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 	if err != nil {
 		return err
 	}
-	events, err := incidentOutboxMessages(c.Events)
+	events, ids, err := outboxMessages(c.Events, false, func(i int, id, reason string) error {
+		return &IncidentEventError{Index: i, ID: id, Reason: reason}
+	})
 	if err != nil {
 		return err
-	}
-	var ids []uuid.UUID
-	for _, e := range events {
-		ids = append(ids, e.ID)
 	}
 	return s.db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		// The whole change goes to the server in one round trip and the
@@ -368,25 +367,6 @@ const insertIncidentEntrySQL = `INSERT INTO govkit_incident_timeline
 	(incident, seq, at, actor_id, action, from_status, to_status, note, evidence, late, prev_hash, hash)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 	ON CONFLICT (incident, seq) DO NOTHING`
-
-// incidentOutboxMessages converts events for WriteOutbox, rejecting IDs the
-// outbox would not return unchanged.
-func incidentOutboxMessages(msgs []bus.Message) ([]OutboxMessage, error) {
-	out := make([]OutboxMessage, len(msgs))
-	for i, m := range msgs {
-		id, err := uuid.Parse(m.ID)
-		switch {
-		case err != nil:
-			return nil, &IncidentEventError{Index: i, ID: m.ID, Reason: "not a UUID"}
-		case id == uuid.Nil:
-			return nil, &IncidentEventError{Index: i, ID: m.ID, Reason: "the zero UUID"}
-		case id.String() != m.ID:
-			return nil, &IncidentEventError{Index: i, ID: m.ID, Reason: "not in canonical form " + id.String()}
-		}
-		out[i] = OutboxMessage{ID: id, Subject: m.Subject, Key: m.Key, Headers: m.Headers, Data: m.Data, CreatedAt: m.Time}
-	}
-	return out, nil
-}
 
 // Get implements incident.Store.
 func (s *IncidentStore) Get(ctx context.Context, id uuid.UUID) (incident.Incident, error) {
