@@ -17,16 +17,22 @@ import (
 // dispatch (operator) and handle.
 var bridge = access.Actor{ID: "case-bridge", Kind: access.AutomationSystem, Scope: "500000", Roles: []string{"operator", "handler"}}
 
-// dispatchBus returns a bus on which the harness's service follows
-// dispatch, and a function publishing a dispatch event as package
-// dispatch does.
-func dispatchBus(t *testing.T, h *harness) func(event, caseID string) {
+// dispatchBus returns a function publishing a dispatch event as package
+// dispatch does, on a bus on which the harness's service follows
+// dispatch, and one that waits until the bus has delivered everything.
+func dispatchBus(t *testing.T, h *harness) (publish func(event, caseID string), drain func()) {
 	t.Helper()
 	b, err := bus.NewMemory(bus.MemoryOptions{Backoff: time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	_, err = h.svc.FollowDispatch(as(bridge), b, "incident-follows-dispatch")
 	require.NoError(t, err)
+	drain = func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, b.Drain(ctx))
+	}
 	return func(event, caseID string) {
 		t.Helper()
 		data, err := json.Marshal(map[string]any{
@@ -39,7 +45,7 @@ func dispatchBus(t *testing.T, h *harness) func(event, caseID string) {
 			ID: uuid.Must(uuid.NewV7()).String(), Subject: "gov.500000.500001.500001001.dispatch." + event, Key: caseID,
 			Headers: map[string]string{"govkit-kind": "dispatch", "govkit-event": event}, Data: data,
 		}))
-	}
+	}, drain
 }
 
 // waitStatus waits for the incident to reach want.
@@ -65,7 +71,7 @@ func registeredCase(t *testing.T, h *harness) uuid.UUID {
 
 func TestFollowDispatchCarriesProgressBack(t *testing.T) {
 	h := newHarness(t)
-	publish := dispatchBus(t, h)
+	publish, drain := dispatchBus(t, h)
 	id := registeredCase(t, h)
 
 	publish("offered", id.String())
@@ -90,7 +96,7 @@ func TestFollowDispatchCarriesProgressBack(t *testing.T) {
 
 	publish("started", id.String()) // late: the case is past it
 	publish("case-disposed", id.String())
-	time.Sleep(20 * time.Millisecond)
+	drain()
 	again, err := h.svc.Get(as(bridge), id)
 	require.NoError(t, err)
 	require.Equal(t, inc.Version, again.Version, "late and repeated events change nothing")
@@ -99,7 +105,7 @@ func TestFollowDispatchCarriesProgressBack(t *testing.T) {
 // Events that arrive out of order take the case through the states between.
 func TestFollowDispatchCatchesUp(t *testing.T) {
 	h := newHarness(t)
-	publish := dispatchBus(t, h)
+	publish, _ := dispatchBus(t, h)
 	id := registeredCase(t, h)
 	publish("case-disposed", id.String())
 	inc := waitStatus(t, h, id, incident.Disposed)
@@ -109,15 +115,18 @@ func TestFollowDispatchCatchesUp(t *testing.T) {
 // Events of other cases and other kinds are acknowledged and ignored.
 func TestFollowDispatchIgnoresOthers(t *testing.T) {
 	h := newHarness(t)
-	publish := dispatchBus(t, h)
+	publish, drain := dispatchBus(t, h)
 	id := registeredCase(t, h)
 	publish("started", uuid.Must(uuid.NewV7()).String()) // no such incident
 	publish("started", "PERMIT-2026-0001")               // not an incident's case
 	publish("no-route", id.String())                     // not progress
 	publish("offered", id.String())
-	inc := waitStatus(t, h, id, incident.Dispatched)
+	waitStatus(t, h, id, incident.Dispatched)
+	drain() // every event handled, none of the others changed the case
+	inc, err := h.svc.Get(as(bridge), id)
+	require.NoError(t, err)
 	require.Equal(t, int64(2), inc.Version)
-	_, err := h.svc.FollowDispatch(as(bridge), nil, "g")
+	_, err = h.svc.FollowDispatch(as(bridge), nil, "g")
 	require.Error(t, err)
 }
 
