@@ -115,9 +115,11 @@ func NewSigningKey(priv crypto.Signer) (*SigningKey, error) {
 	if err != nil {
 		return nil, &InputError{Field: "key", Reason: "public key does not encode", Err: err}
 	}
-	signer, err := cose.NewSigner(alg.cose(), priv)
-	if err != nil {
-		return nil, &InputError{Field: "key", Reason: "no COSE signer", Err: err}
+	signer, fast := newEdSigner(priv)
+	if !fast {
+		if signer, err = cose.NewSigner(alg.cose(), priv); err != nil {
+			return nil, &InputError{Field: "key", Reason: "no COSE signer", Err: err}
+		}
 	}
 	k := &SigningKey{alg: alg, private: priv, signer: signer, spki: spki, id: keyIDOf(spki)}
 	if k.protected, k.hdr, err = codeProtected(alg, k.id); err != nil {
@@ -188,6 +190,7 @@ func (p PublicKey) verifier() (cose.Verifier, error) {
 		if p.Algorithm != EdDSA {
 			return nil, invalid("public key", "an Ed25519 key declared as %v", p.Algorithm)
 		}
+		return newEdVerifier(k)
 	case *ecdsa.PublicKey:
 		if p.Algorithm != ES256 || k.Curve != elliptic.P256() {
 			return nil, invalid("public key", "an ECDSA key declared as %v", p.Algorithm)

@@ -29,10 +29,11 @@ var thirdParty = []string{
 	"github.com/hashicorp/go-memdb",
 	"golang.org/x/sync",
 	"github.com/tidwall/rtree",
-	"github.com/veraison/go-cose",   // codes: COSE_Sign1 / COSE_Sign
-	"github.com/fxamacker/cbor/v2",  // codes: CBOR claims and lists
-	"github.com/boombuler/barcode",  // codes: QR encoder
-	"github.com/makiuchi-d/gozxing", // codes tests only: independent QR decoder
+	"github.com/veraison/go-cose",             // codes: COSE_Sign1 / COSE_Sign
+	"github.com/oasisprotocol/curve25519-voi", // codes: fast Ed25519 (precomputed keys, AVX2)
+	"github.com/fxamacker/cbor/v2",            // codes: CBOR claims and lists
+	"github.com/boombuler/barcode",            // codes: QR encoder
+	"github.com/makiuchi-d/gozxing",           // codes tests only: independent QR decoder
 }
 
 // top returns the first path element of a package inside the module, or "".
