@@ -16,10 +16,19 @@ import (
 
 // BenchmarkRawJetStream is the ceiling for BenchmarkBusThroughput on the
 // same machine in the same run: nats.go alone, with none of the bus's
-// work, on the same server path — a file stream, two goroutines
-// publishing asynchronously with a Nats-Msg-Id each, one pull consumer
-// acknowledging every message explicitly from its callback.
+// work — a file stream, two goroutines publishing asynchronously with a
+// Nats-Msg-Id each, one pull consumer acknowledging every message
+// explicitly from its callback. "limits" keeps messages until the
+// stream's limits (JetStream's default); "bus-stream" configures the
+// server as the bus does: interest retention, so that a message is
+// deleted once acknowledged, and the eight idle consumers of a group's
+// key lanes beside the one that receives.
 func BenchmarkRawJetStream(b *testing.B) {
+	b.Run("limits", func(b *testing.B) { rawJetStream(b, jetstream.LimitsPolicy, 0) })
+	b.Run("bus-stream", func(b *testing.B) { rawJetStream(b, jetstream.InterestPolicy, 8) })
+}
+
+func rawJetStream(b *testing.B, retention jetstream.RetentionPolicy, idle int) {
 	url := natstest.URL(b)
 	nc, err := natsgo.Connect(url)
 	if err != nil {
@@ -32,7 +41,7 @@ func BenchmarkRawJetStream(b *testing.B) {
 	}
 	ctx := context.Background()
 	name := natstest.StreamName()
-	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Storage: jetstream.FileStorage})
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Storage: jetstream.FileStorage, Retention: retention})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,7 +50,21 @@ func BenchmarkRawJetStream(b *testing.B) {
 			b.Error(err)
 		}
 	}()
-	consumer, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 8192})
+	for i := range idle {
+		lane := "k" + strconv.Itoa(i)
+		c, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: lane, FilterSubject: name + "." + lane + ".>",
+			AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc, err := c.Consume(func(m jetstream.Msg) { _ = m.Ack() }, jetstream.PullMaxMessages(4))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Stop()
+	}
+	consumer, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "raw", FilterSubject: name + ".u.>",
+		AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 8192})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,7 +83,7 @@ func BenchmarkRawJetStream(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cc.Stop()
-	subject := name + ".gov.500000.500107.500107001.sensor.reading"
+	subject := name + ".u.gov.500000.500107.500107001.sensor.reading"
 
 	b.ResetTimer()
 	start := time.Now()
