@@ -141,3 +141,47 @@ func isOutside(err error) bool {
 	var re *incident.ReportError
 	return errors.As(err, &re) && re.Field == "point"
 }
+
+// BenchmarkReportCrowded: reports at a place that 5,000 open cases of the
+// same category already crowd (a flooded underpass after a storm). With
+// the default MaxSuggestions each report reads its best ten candidates;
+// "uncapped" reads every one, as intake did before the cap.
+func BenchmarkReportCrowded(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		max  int
+	}{{"capped", 0}, {"uncapped", 1 << 30}} {
+		b.Run(v.name, func(b *testing.B) {
+			o := regiontest.Chongqing()
+			city, err := regiontest.New(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc, err := incident.NewService(incident.Config{Catalogue: bigCatalogue(b, 10), Regions: city,
+				Authorizer: access.AllowAll(), MaxSuggestions: v.max})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer svc.Shutdown()
+			ctx := access.WithActor(context.Background(), access.Actor{ID: "gm", Kind: access.GridMember, Scope: "500000"})
+			centre := geo.Point{Lat: (o.Area.MinLat + o.Area.MaxLat) / 2, Lon: (o.Area.MinLon + o.Area.MaxLon) / 2}
+			category := "01010001" // bigCatalogue's category 1: no attributes
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := range 5000 {
+				p := geo.Destination(centre, r.Float64()*200, r.Float64()*360)
+				if _, err := svc.Report(ctx, incident.Report{Key: "crowd-" + strconv.Itoa(i), Channel: incident.GridMember, Category: category, Point: p}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := 0; b.Loop(); i++ {
+				rec, err := svc.Report(ctx, incident.Report{Key: "new-" + strconv.Itoa(i), Channel: incident.GridMember, Category: category, Point: centre})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if v.max == 0 && len(rec.Suggestions) != incident.DefaultMaxSuggestions {
+					b.Fatalf("%d suggestions", len(rec.Suggestions))
+				}
+			}
+		})
+	}
+}

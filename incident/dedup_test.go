@@ -1,11 +1,16 @@
 package incident_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/geo"
@@ -48,6 +53,57 @@ func TestDuplicateSuggestions(t *testing.T) {
 	h.clk.Advance(73 * 3600e9)
 	late := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste("d-5", north(inStreet1, 100))))
 	assert.Empty(t, late.Suggestions)
+}
+
+// Where many report one place, a report gets the best MaxSuggestions
+// candidates, nearest and newest first, and the rest are not read.
+func TestSuggestionsAreCappedBestFirst(t *testing.T) {
+	h := newHarness(t, func(c *incident.Config) { c.MaxSuggestions = 3 })
+	var ids []uuid.UUID
+	for i := range 8 { // 8 cases, each 20 m nearer than the one before
+		r := must[incident.Receipt](t)(h.svc.Report(as(zhao), waste(fmt.Sprintf("crowd-%d", i), north(inStreet1, float64(200-20*i)))))
+		ids = append(ids, r.Incident.ID)
+		h.clk.Advance(time.Minute)
+	}
+	r := must[incident.Receipt](t)(h.svc.Report(as(qian), waste("crowd-last", inStreet1)))
+	require.Len(t, r.Suggestions, 3)
+	assert.Equal(t, []uuid.UUID{ids[7], ids[6], ids[5]}, []uuid.UUID{r.Suggestions[0].ID, r.Suggestions[1].ID, r.Suggestions[2].ID})
+	for i, s := range r.Suggestions {
+		assert.InDelta(t, 60+20*i, s.Distance, 1)
+		assert.Equal(t, s.Incident.ID, s.ID)
+		assert.Equal(t, incident.DuplicateScore(s.Distance, 250, s.Age, 72*time.Hour), s.Score)
+	}
+
+	// The case itself (the nearest to itself) is never its own candidate,
+	// and the cap holds: from ids[7], 20 and 40 m away beat the newest
+	// report 60 m away.
+	sugg, err := h.svc.Suggestions(as(operator), ids[7])
+	require.NoError(t, err)
+	require.Len(t, sugg, 3)
+	assert.Equal(t, []uuid.UUID{ids[6], ids[5], r.Incident.ID}, []uuid.UUID{sugg[0].ID, sugg[1].ID, sugg[2].ID})
+}
+
+func TestNegativeMaxSuggestionsIsRefused(t *testing.T) {
+	_, err := incident.NewService(incident.Config{Catalogue: catalogue(t), Regions: mustCity(t), Authorizer: mustPolicy(t), MaxSuggestions: -1})
+	require.ErrorContains(t, err, "MaxSuggestions")
+}
+
+func TestDuplicateScore(t *testing.T) {
+	for _, tc := range []struct {
+		d, radius   float64
+		age, window time.Duration
+		want        float64
+	}{
+		{0, 250, 0, time.Hour, 1},
+		{250, 250, time.Hour, time.Hour, 0},
+		{125, 250, 0, time.Hour, 0.7},
+		{0, 250, 30 * time.Minute, time.Hour, 0.8},
+		{0, 250, -time.Minute, time.Hour, 1},    // reported after: as new
+		{300, 250, 2 * time.Hour, time.Hour, 0}, // beyond both: never below 0
+		{50, 0, 0, 0, 1},                        // no radius or window: full shares
+	} {
+		assert.InDelta(t, tc.want, incident.DuplicateScore(tc.d, tc.radius, tc.age, tc.window), 1e-9, "%+v", tc)
+	}
 }
 
 func TestAutoMergeSameAsset(t *testing.T) {
@@ -225,4 +281,49 @@ func TestAutoMergeTakesTheStoreLock(t *testing.T) {
 	require.ErrorIs(t, err, store.fail)
 	_, err = store.ByKey(context.Background(), "smoke-2")
 	require.ErrorIs(t, err, incident.ErrNotFound)
+}
+
+// Ranking keeps the same best few that sorting every candidate would,
+// whatever order they are offered in.
+func TestRankingKeepsTheBest(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	now := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	for trial := range 50 {
+		q := incident.NearbyQuery{Center: inStreet1, Meters: 250, Since: now.Add(-72 * time.Hour), Now: now, Limit: trial % 12}
+		type offer struct {
+			id    uuid.UUID
+			p     geo.Point
+			at    time.Time
+			score float64
+		}
+		var offers []offer
+		for range 200 {
+			o := offer{id: uuid.New(), p: geo.Destination(inStreet1, r.Float64()*300, r.Float64()*360),
+				at: now.Add(-time.Duration(r.IntN(72*60)) * time.Minute)}
+			if trial%5 == 0 { // many equal scores: ties go by ID
+				o.p, o.at = north(inStreet1, float64(r.IntN(3))*50), now
+			}
+			d := geo.Distance(inStreet1, o.p)
+			o.score = q.Score(d, o.at)
+			offers = append(offers, o)
+		}
+		rank := incident.NewRanking(q)
+		for _, o := range offers {
+			rank.Offer(o.id, o.p, o.at)
+		}
+		var want []uuid.UUID
+		sorted := slices.Clone(offers)
+		slices.SortFunc(sorted, func(a, b offer) int {
+			if c := cmp.Compare(b.score, a.score); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.id[:], b.id[:])
+		})
+		for _, o := range sorted {
+			if geo.Distance(inStreet1, o.p) <= q.Meters && (q.Limit == 0 || len(want) < q.Limit) {
+				want = append(want, o.id)
+			}
+		}
+		require.Equal(t, want, rank.IDs(), "trial %d, limit %d", trial, q.Limit)
+	}
 }

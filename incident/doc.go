@@ -37,8 +37,11 @@
 //
 // Report is idempotent on Report.Key, sends low-confidence machine reports
 // to triage, and ranks duplicate suggestions (same category, 250 m, 72 h by
-// default); an AutoMerge policy such as SameAttribute("asset") folds alarms
-// on one asset into one case. Merge and Split keep provenance, and every
+// default) by DuplicateScore, nearer and newer first, giving each report
+// the best Config.MaxSuggestions (10): where hundreds report one flooded
+// underpass, a report reads its best few candidates, not all of them
+// (BenchmarkReportCrowded). An AutoMerge policy such as
+// SameAttribute("asset") folds alarms on one asset into one case. Merge and Split keep provenance, and every
 // reporter of a merged case hears the outcome (EventData.Reporters).
 //
 // SLA deadlines are counted in working time on a calendar.Calendar, per

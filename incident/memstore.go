@@ -518,34 +518,34 @@ func (s *MemoryStore) findInUnit(ctx context.Context, q Query, n int) ([]*Incide
 }
 
 // Nearby implements Store. The place index holds open incidents by
-// category and cell in report order, with their points, so only the
-// incidents that pass are read, and checked again against memdb.
-func (s *MemoryStore) Nearby(ctx context.Context, category string, center geo.Point, meters float64, since time.Time) ([]Incident, error) {
-	var ids []uuid.UUID
+// category and cell in report order, with their points and report times,
+// so candidates are ranked there and only the best are read, and checked
+// again, from memdb.
+func (s *MemoryStore) Nearby(ctx context.Context, q NearbyQuery) ([]Incident, error) {
+	rank := NewRanking(q)
 	s.mu.RLock()
-	for _, cell := range Cells(center, meters) {
-		list := s.nearby[placeKey{category, cell}]
-		i, _ := slices.BinarySearchFunc(list, since, func(e nearEntry, t time.Time) int { return e.at.Compare(t) })
+	for _, cell := range Cells(q.Center, q.Meters) {
+		list := s.nearby[placeKey{q.Category, cell}]
+		i, _ := slices.BinarySearchFunc(list, q.Since, func(e nearEntry, t time.Time) int { return e.at.Compare(t) })
 		for _, e := range list[i:] {
-			if geo.Distance(center, e.point) <= meters {
-				ids = append(ids, e.id)
-			}
+			rank.Offer(e.id, e.point, e.at)
 		}
 	}
 	s.mu.RUnlock()
+	// Only the best are read and copied: a crowded place (a flooded
+	// underpass, reported by hundreds) costs no more than its first few.
 	txn := s.db.Txn(false)
 	var out []Incident
-	for _, id := range ids {
+	for _, id := range rank.IDs() {
 		obj, _ := txn.First("incident", "id", id)
 		if obj == nil {
 			continue
 		}
 		inc := obj.(*row).Inc
-		if inc.Category == category && inc.Status.Open() && !inc.Times.Reported.Before(since) && geo.Distance(center, inc.Location.Point) <= meters {
+		if inc.Category == q.Category && inc.Status.Open() && !inc.Times.Reported.Before(q.Since) && geo.Distance(q.Center, inc.Location.Point) <= q.Meters {
 			out = append(out, inc.Clone())
 		}
 	}
-	slices.SortFunc(out, func(a, b Incident) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	return out, nil
 }
 

@@ -181,7 +181,7 @@ func TestPlaceIndexHoldsOpenCases(t *testing.T) {
 	if err := s.Apply(ctx, Change{Update: []Incident{reopened}}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Nearby(ctx, "muck", inc.Location.Point, 10, time.Time{}); len(got) != 1 || placed() != 1 {
+	if got, _ := s.Nearby(ctx, NearbyQuery{Category: "muck", Center: inc.Location.Point, Meters: 10}); len(got) != 1 || placed() != 1 {
 		t.Fatalf("after reopen: Nearby %d, %d entries", len(got), placed())
 	}
 

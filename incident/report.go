@@ -46,6 +46,9 @@ type Report struct {
 // maxDescription bounds a report's description.
 const maxDescription = 4000
 
+// DefaultMaxSuggestions is Config.MaxSuggestions when unset.
+const DefaultMaxSuggestions = 10
+
 // Receipt says what became of a report.
 type Receipt struct {
 	Incident Incident
@@ -55,7 +58,8 @@ type Receipt struct {
 	// MergedInto is set when the auto-merge policy attached the report to
 	// an existing case (Incident) instead of opening a new one.
 	MergedInto uuid.UUID
-	// Suggestions are open cases that may be the same problem, best first.
+	// Suggestions are open cases that may be the same problem, best first
+	// (DuplicateScore), at most Config.MaxSuggestions of them.
 	Suggestions []Suggestion
 }
 
@@ -64,7 +68,7 @@ type Suggestion struct {
 	ID       uuid.UUID
 	Distance float64       // metres
 	Age      time.Duration // how long before the report it was reported
-	Score    float64       // 0–1: nearer and more recent is higher
+	Score    float64       // DuplicateScore, 0–1: nearer and more recent is higher
 	Incident Incident
 }
 
@@ -274,22 +278,20 @@ func cloneAttrs(a map[string][]string) map[string][]string {
 // suggest ranks the open cases that may duplicate inc: same category,
 // within DuplicateRadius, reported within DuplicateWindow.
 func (s *Service) suggest(ctx context.Context, inc *Incident, now time.Time) ([]Suggestion, error) {
-	window := s.cfg.DuplicateWindow
-	near, err := s.store.Nearby(ctx, inc.Category, inc.Location.Point, s.cfg.DuplicateRadius, now.Add(-window))
+	q := NearbyQuery{Category: inc.Category, Center: inc.Location.Point, Meters: s.cfg.DuplicateRadius,
+		Since: now.Add(-s.cfg.DuplicateWindow), Now: now, Limit: s.cfg.MaxSuggestions + 1}
+	near, err := s.store.Nearby(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Suggestion, 0, len(near))
 	for _, c := range near {
-		if c.ID == inc.ID {
-			continue
+		if c.ID == inc.ID || len(out) == s.cfg.MaxSuggestions {
+			continue // asked for one more, in case the case itself is among them
 		}
 		d := geo.Distance(inc.Location.Point, c.Location.Point)
-		age := max(0, now.Sub(c.Times.Reported))
-		score := 0.6*(1-d/s.cfg.DuplicateRadius) + 0.4*(1-float64(age)/float64(window))
-		out = append(out, Suggestion{ID: c.ID, Distance: d, Age: age, Score: max(0, min(1, score)), Incident: c})
+		out = append(out, Suggestion{ID: c.ID, Distance: d, Age: max(0, now.Sub(c.Times.Reported)), Score: q.Score(d, c.Times.Reported), Incident: c})
 	}
-	slices.SortStableFunc(out, func(a, b Suggestion) int { return cmp.Compare(b.Score, a.Score) })
 	return out, nil
 }
 

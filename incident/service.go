@@ -61,6 +61,10 @@ type Config struct {
 	// window (defaults 250 m, as FixMyStreet, and 72 h).
 	DuplicateRadius float64
 	DuplicateWindow time.Duration
+	// MaxSuggestions caps the duplicate candidates a report is given, best
+	// first (default 10): where hundreds report one flooded underpass,
+	// each new report reads its best few, not all of them.
+	MaxSuggestions int
 	// AutoMerge, if set, is asked about the best duplicate candidate of a
 	// new report; true attaches the report to that case instead of opening
 	// a new one. SameAttribute builds a common policy. A Service decides
@@ -113,6 +117,8 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("incident: Config.MinConfidence must be within 0–1")
 	case cfg.DuplicateRadius < 0 || cfg.DuplicateWindow < 0:
 		return nil, errors.New("incident: negative duplicate radius or window")
+	case cfg.MaxSuggestions < 0:
+		return nil, errors.New("incident: negative Config.MaxSuggestions")
 	}
 	if cfg.Store == nil {
 		cfg.Store = NewMemoryStore()
@@ -134,6 +140,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.DuplicateWindow == 0 {
 		cfg.DuplicateWindow = 72 * time.Hour
+	}
+	if cfg.MaxSuggestions == 0 {
+		cfg.MaxSuggestions = DefaultMaxSuggestions
 	}
 	if cfg.SubjectPrefix == "" {
 		cfg.SubjectPrefix = "gov"

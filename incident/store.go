@@ -1,10 +1,12 @@
 package incident
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,9 +70,12 @@ type Store interface {
 	// Find returns one page of incidents matching q, in ID order (which,
 	// for UUIDv7, is report order).
 	Find(ctx context.Context, q Query) (Page, error)
-	// Nearby returns open incidents of category reported since since whose
-	// point lies within meters of center, in ID order.
-	Nearby(ctx context.Context, category string, center geo.Point, meters float64, since time.Time) ([]Incident, error)
+	// Nearby returns the open incidents of q.Category reported at or after
+	// q.Since whose point lies within q.Meters of q.Center: the best
+	// duplicate candidates first (DuplicateScore, ties in ID order), at
+	// most q.Limit of them. It reads in full only the incidents it returns,
+	// so a crowded place costs no more than its best few.
+	Nearby(ctx context.Context, q NearbyQuery) ([]Incident, error)
 	// Pending returns up to limit outbox events not yet marked published,
 	// oldest first.
 	Pending(ctx context.Context, limit int) ([]bus.Message, error)
@@ -89,6 +94,108 @@ type MergeLocker interface {
 	// LockMerges waits for, and takes, the lock of category; unlock
 	// releases it. It fails only if ctx ends or the store is unreachable.
 	LockMerges(ctx context.Context, category string) (unlock func(), err error)
+}
+
+// NearbyQuery asks a Store for the open cases that may duplicate a report.
+type NearbyQuery struct {
+	Category string
+	Center   geo.Point
+	Meters   float64   // the search radius
+	Since    time.Time // reported at or after
+	// Now is the report's time, from which the candidates' ages count
+	// towards their DuplicateScore; a zero Now ranks by distance alone.
+	Now time.Time
+	// Limit caps the result; 0 returns every candidate.
+	Limit int
+}
+
+// Score returns DuplicateScore for a candidate distance metres from the
+// centre, reported at reported.
+func (q *NearbyQuery) Score(distance float64, reported time.Time) float64 {
+	if q.Now.IsZero() {
+		return DuplicateScore(distance, q.Meters, 0, 0)
+	}
+	return DuplicateScore(distance, q.Meters, q.Now.Sub(reported), q.Now.Sub(q.Since))
+}
+
+// DuplicateScore rates an open case as a duplicate of a report, from 0 to
+// 1: up to 0.6 for nearness (all of it at the report's point, none at the
+// radius) and up to 0.4 for recency (all of it when reported together,
+// none when reported window before). A non-positive radius or window gives
+// its share in full.
+func DuplicateScore(distance, radius float64, age, window time.Duration) float64 {
+	near, recent := 1.0, 1.0
+	if radius > 0 {
+		near = 1 - distance/radius
+	}
+	if window > 0 {
+		recent = 1 - float64(max(age, 0))/float64(window)
+	}
+	return max(0, min(1, 0.6*near+0.4*recent))
+}
+
+// Ranking picks the best duplicate candidates for a NearbyQuery, as Store
+// implementations need: offer it every case found in the cells around the
+// centre, and IDs returns those within the radius, best first (ties in ID
+// order), at most q.Limit of them. It keeps only the best Limit as it
+// goes, so a crowded place costs one comparison per candidate.
+type Ranking struct {
+	q    NearbyQuery
+	best []candidate
+}
+
+type candidate struct {
+	id    uuid.UUID
+	score float64
+}
+
+// better orders candidates best first.
+func better(a, b candidate) int {
+	if a.score != b.score {
+		if a.score > b.score {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a.id[:], b.id[:])
+}
+
+// NewRanking returns an empty Ranking for q.
+func NewRanking(q NearbyQuery) *Ranking { return &Ranking{q: q} }
+
+// Offer considers the open case id at point, reported at reported; one
+// beyond the radius is ignored.
+func (r *Ranking) Offer(id uuid.UUID, point geo.Point, reported time.Time) {
+	d := geo.Distance(r.q.Center, point)
+	if d > r.q.Meters {
+		return
+	}
+	c := candidate{id, r.q.Score(d, reported)}
+	k := r.q.Limit
+	if k <= 0 {
+		r.best = append(r.best, c)
+		return
+	}
+	if len(r.best) == k && better(c, r.best[k-1]) >= 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(r.best, c, better)
+	if len(r.best) == k {
+		r.best = r.best[:k-1]
+	}
+	r.best = slices.Insert(r.best, i, c)
+}
+
+// IDs returns the chosen candidates, best first.
+func (r *Ranking) IDs() []uuid.UUID {
+	if r.q.Limit <= 0 {
+		slices.SortFunc(r.best, better)
+	}
+	ids := make([]uuid.UUID, len(r.best))
+	for i, c := range r.best {
+		ids[i] = c.id
+	}
+	return ids
 }
 
 // Query selects incidents. Every set field narrows the result.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -546,38 +547,59 @@ var incidentOpenStatuses = func() []int16 {
 }()
 
 // Nearby implements incident.Store: the (category, cell) index narrows the
-// search to the cells around center, and the exact distance, computed here
-// from the lat and lon columns, decides.
-func (s *IncidentStore) Nearby(ctx context.Context, category string, center geo.Point, meters float64, since time.Time) ([]incident.Incident, error) {
-	rows, err := s.db.pool.Query(ctx, `SELECT lat, lon, doc FROM govkit_incident
-		WHERE category = $1 AND cell = ANY($2::bigint[]) AND status = ANY($3::smallint[]) AND reported_at >= $4
-		ORDER BY id`, category, incident.Cells(center, meters), incidentOpenStatuses, since)
+// search to the cells around the centre, the exact distance, computed here
+// from the lat and lon columns, decides, and the candidates are ranked on
+// those columns and their report times; a second read fetches the whole
+// case of only the best q.Limit.
+func (s *IncidentStore) Nearby(ctx context.Context, q incident.NearbyQuery) ([]incident.Incident, error) {
+	rank := incident.NewRanking(q)
+	var (
+		id uuid.UUID
+		p  geo.Point
+		at time.Time
+	)
+	rows, err := s.db.pool.Query(ctx, `SELECT id, lat, lon, reported_at FROM govkit_incident
+		WHERE category = $1 AND cell = ANY($2::bigint[]) AND status = ANY($3::smallint[]) AND reported_at >= $4`,
+		q.Category, incident.Cells(q.Center, q.Meters), incidentOpenStatuses, q.Since)
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, []any{&id, &p.Lat, &p.Lon, &at}, func() error {
+			rank.Offer(id, p, at)
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find nearby incidents: %w", err)
 	}
-	var (
-		out  []incident.Incident
-		p    geo.Point
-		doc  []byte
-		werr error
-	)
-	_, err = pgx.ForEachRow(rows, []any{&p.Lat, &p.Lon, &doc}, func() error {
-		if geo.Distance(center, p) > meters {
-			return nil
+	ids := rank.IDs()
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// Only the best are read in full. A case that closed between the two
+	// reads is left out.
+	rows, err = s.db.pool.Query(ctx, `SELECT id, doc FROM govkit_incident WHERE id = ANY($1::uuid[]) AND status = ANY($2::smallint[])`,
+		ids, incidentOpenStatuses)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: read nearby incidents: %w", err)
+	}
+	docs := make(map[uuid.UUID][]byte, len(ids))
+	var doc []byte
+	if _, err := pgx.ForEachRow(rows, []any{&id, &doc}, func() error {
+		docs[id] = slices.Clone(doc)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("postgres: read nearby incidents: %w", err)
+	}
+	out := make([]incident.Incident, 0, len(docs))
+	for _, id := range ids {
+		d, ok := docs[id]
+		if !ok {
+			continue
 		}
-		inc, err := s.decodeIncident(doc)
+		inc, err := s.decodeIncident(d)
 		if err != nil {
-			werr = err
-			return err
+			return nil, err
 		}
 		out = append(out, inc)
-		return nil
-	})
-	if werr != nil {
-		return nil, werr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: find nearby incidents: %w", err)
 	}
 	return out, nil
 }

@@ -254,7 +254,7 @@ func TestIncidentFindIsParameterised(t *testing.T) {
 		page, err := s.Find(ctx, incident.Query{Categories: []string{evil}})
 		require.NoError(t, err)
 		require.Empty(t, page.Incidents, evil)
-		near, err := s.Nearby(ctx, evil, geo.Point{Lat: 29.5050, Lon: 106.5120}, 100, time.Time{})
+		near, err := s.Nearby(ctx, incident.NearbyQuery{Category: evil, Center: geo.Point{Lat: 29.5050, Lon: 106.5120}, Meters: 100})
 		require.NoError(t, err)
 		require.Empty(t, near, evil)
 		_, err = s.ByKey(ctx, evil)

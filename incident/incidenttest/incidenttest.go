@@ -1,6 +1,7 @@
 package incidenttest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) incident.Store) {
 		{"FindPaging", testFindPaging},
 		{"FindInvalidQuery", testFindInvalidQuery},
 		{"Nearby", testNearby},
+		{"NearbyRanksAndLimits", testNearbyRanksAndLimits},
 		{"Outbox", testOutbox},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ConcurrentCreatesSameKey", testConcurrentCreatesSameKey},
@@ -139,7 +141,7 @@ func testRoundTrip(t *testing.T, s incident.Store) {
 		}
 	}
 
-	near, err := s.Nearby(ctx, muckTruck, full.Location.Point, 10, base)
+	near, err := s.Nearby(ctx, incident.NearbyQuery{Category: muckTruck, Center: full.Location.Point, Meters: 10, Since: base})
 	require.NoError(t, err)
 	require.Len(t, near, 1)
 	AssertIncidentEqual(t, full, near[0])
@@ -210,7 +212,7 @@ func testReturnsCopies(t *testing.T, s incident.Store) {
 	require.NoError(t, err)
 	require.Len(t, page.Incidents, 1)
 	mutate(&page.Incidents[0])
-	near, err := s.Nearby(ctx, want.Category, want.Location.Point, 1, base)
+	near, err := s.Nearby(ctx, incident.NearbyQuery{Category: want.Category, Center: want.Location.Point, Meters: 1, Since: base})
 	require.NoError(t, err)
 	require.Len(t, near, 1)
 	mutate(&near[0])
@@ -861,18 +863,66 @@ func testNearby(t *testing.T, s incident.Store) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.Nearby(ctx, tc.category, tc.center, tc.meters, tc.since)
+			q := incident.NearbyQuery{Category: tc.category, Center: tc.center, Meters: tc.meters, Since: tc.since}
+			got, err := s.Nearby(ctx, q)
 			require.NoError(t, err)
 			if len(tc.want) == 0 {
 				require.Empty(t, got)
 				return
 			}
-			require.Equal(t, sortedIDs(tc.want...), ids(got))
-			for _, inc := range got {
+			require.ElementsMatch(t, sortedIDs(tc.want...), ids(got))
+			for i, inc := range got {
 				require.True(t, inc.Status.Open(), "Nearby returned a %s case", inc.Status)
+				if i > 0 {
+					prev := got[i-1]
+					require.GreaterOrEqual(t, q.Score(geo.Distance(tc.center, prev.Location.Point), prev.Times.Reported),
+						q.Score(geo.Distance(tc.center, inc.Location.Point), inc.Times.Reported), "not best first")
+				}
 			}
 		})
 	}
+}
+
+// testNearbyRanksAndLimits: the best duplicate candidates come first —
+// near and recent — and Limit keeps only the best.
+func testNearbyRanksAndLimits(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	now := base.Add(72 * time.Hour)
+	mk := func(meters float64, age time.Duration) incident.Incident {
+		inc := newIncident(t, muckTruck, "500107001002003", destination(yangjiaping, meters, 90), now.Add(-age))
+		inc.Status = incident.Registered
+		return inc
+	}
+	// Scores at radius 250 m over a 72 h window: near 0.97, recent 0.76,
+	// stale 0.59, edge 0.52.
+	near := mk(10, time.Hour)
+	recent := mk(100, 10*time.Minute)
+	stale := mk(10, 70*time.Hour)
+	edge := mk(200, time.Minute)
+	closed := mk(1, time.Minute)
+	closed.Status = incident.Closed
+	create(t, s, edge, stale, recent, near, closed)
+
+	q := incident.NearbyQuery{Category: muckTruck, Center: yangjiaping, Meters: 250, Since: base, Now: now}
+	all, err := s.Nearby(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, ids([]incident.Incident{near, recent, stale, edge}), ids(all))
+
+	q.Limit = 2
+	best, err := s.Nearby(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, ids([]incident.Incident{near, recent}), ids(best))
+	AssertIncidentEqual(t, near, best[0])
+
+	// Without Now, distance alone ranks; equals keep ID order.
+	q.Now, q.Limit = time.Time{}, 0
+	byDistance, err := s.Nearby(ctx, q)
+	require.NoError(t, err)
+	first, second := near, stale
+	if bytes.Compare(stale.ID[:], near.ID[:]) < 0 {
+		first, second = stale, near
+	}
+	require.Equal(t, ids([]incident.Incident{first, second, recent, edge}), ids(byDistance))
 }
 
 func testOutbox(t *testing.T, s incident.Store) {
@@ -1097,10 +1147,10 @@ func testNearbyFollowsUpdates(t *testing.T, s incident.Store) {
 	moved.Location.Point = destination(yangjiaping, 5000, 90)
 	apply(t, s, incident.Change{Update: []incident.Incident{moved}})
 
-	was, err := s.Nearby(ctx, muckTruck, yangjiaping, 250, base)
+	was, err := s.Nearby(ctx, incident.NearbyQuery{Category: muckTruck, Center: yangjiaping, Meters: 250, Since: base})
 	require.NoError(t, err)
 	require.Empty(t, was)
-	now, err := s.Nearby(ctx, manhole, moved.Location.Point, 250, base)
+	now, err := s.Nearby(ctx, incident.NearbyQuery{Category: manhole, Center: moved.Location.Point, Meters: 250, Since: base})
 	require.NoError(t, err)
 	require.Len(t, now, 1)
 	require.Equal(t, inc.ID, now[0].ID)
