@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -32,14 +33,21 @@ type conn struct {
 	closer sync.Once
 }
 
-func newConn(c net.Conn) *conn {
-	fc := &conn{Conn: c, r: bufio.NewReaderSize(c, 32<<10), kick: make(chan struct{}, 1), done: make(chan struct{})}
+// newConn wraps c; quick makes it acknowledge what it reads at once (see
+// quickAcker), which a packing publisher needs.
+func newConn(c net.Conn, quick bool) *conn {
+	var r io.Reader = c
+	if quick {
+		r = quickAcker(c)
+	}
+	fc := &conn{Conn: c, r: bufio.NewReaderSize(r, 32<<10), kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go fc.flusher()
 	return fc
 }
 
-// dial opens a connection to u ("tcp", "mqtt", "tls", "ssl", "mqtts").
-func dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config) (net.Conn, error) {
+// dial opens a connection to u ("tcp", "mqtt", "tls", "ssl", "mqtts"),
+// with quick acknowledgements if quick.
+func dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config, quick bool) (net.Conn, error) {
 	var c net.Conn
 	var err error
 	switch strings.ToLower(u.Scheme) {
@@ -56,7 +64,7 @@ func dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config) (net.Conn, err
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	return newConn(c), nil
+	return newConn(c, quick), nil
 }
 
 func (c *conn) Read(p []byte) (int, error) { return c.r.Read(p) }

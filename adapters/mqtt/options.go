@@ -82,7 +82,7 @@ type Options struct {
 	// consecutive messages with one subject as one MQTT PUBLISH, a pack
 	// of at most 256 KiB (a bigger message travels alone): the broker's
 	// cost is per PUBLISH, so batching publishers (gateways, outbox
-	// relays) can gain tenfold, given Mosquitto's set_tcp_nodelay.
+	// relays) can gain tenfold.
 	// Default 0: every message travels alone, as it always does with
 	// Publish. At most MaxPackSize. Members unpack packs whatever their
 	// own PackSize. See the package documentation, "Packs".

@@ -121,7 +121,7 @@ func (p *publisher) run() {
 func (p *publisher) connect(u *url.URL, clean bool) (*paho.Client, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.ConnectTimeout)
 	defer cancel()
-	c, err := dial(ctx, u, p.opts.TLS)
+	c, err := dial(ctx, u, p.opts.TLS, p.opts.PackSize > 1)
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func (s *Subscription) start(ctx context.Context) error {
 		},
 		ConnectTimeout: o.ConnectTimeout,
 		AttemptConnection: func(ctx context.Context, _ autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
-			return dial(ctx, u, o.TLS)
+			return dial(ctx, u, o.TLS, false)
 		},
 		ConnectPacketBuilder: func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
 			c := connectPacket(o, s.clientID, cp.CleanStart, rm)
