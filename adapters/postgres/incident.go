@@ -546,6 +546,18 @@ var incidentOpenStatuses = func() []int16 {
 	return out
 }()
 
+// openStatusSQL is incidentOpenStatuses as an SQL list, "(1, 2, …)". The
+// queries of open cases name it literally, not as a parameter, so that
+// the planner can use the partial index whose predicate it is
+// (migration 0003) in a generic plan too.
+var openStatusSQL = func() string {
+	parts := make([]string, len(incidentOpenStatuses))
+	for i, st := range incidentOpenStatuses {
+		parts[i] = strconv.Itoa(int(st))
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}()
+
 // Nearby implements incident.Store: the (category, cell) index narrows the
 // search to the cells around the centre, the exact distance, computed here
 // from the lat and lon columns, decides, and the candidates are ranked on
@@ -559,8 +571,8 @@ func (s *IncidentStore) Nearby(ctx context.Context, q incident.NearbyQuery) ([]i
 		at time.Time
 	)
 	rows, err := s.db.pool.Query(ctx, `SELECT id, lat, lon, reported_at FROM govkit_incident
-		WHERE category = $1 AND cell = ANY($2::bigint[]) AND status = ANY($3::smallint[]) AND reported_at >= $4`,
-		q.Category, incident.Cells(q.Center, q.Meters), incidentOpenStatuses, q.Since)
+		WHERE category = $1 AND cell = ANY($2::bigint[]) AND status IN `+openStatusSQL+` AND reported_at >= $3`,
+		q.Category, incident.Cells(q.Center, q.Meters), q.Since)
 	if err == nil {
 		_, err = pgx.ForEachRow(rows, []any{&id, &p.Lat, &p.Lon, &at}, func() error {
 			rank.Offer(id, p, at)
@@ -576,8 +588,7 @@ func (s *IncidentStore) Nearby(ctx context.Context, q incident.NearbyQuery) ([]i
 	}
 	// Only the best are read in full. A case that closed between the two
 	// reads is left out.
-	rows, err = s.db.pool.Query(ctx, `SELECT id, doc FROM govkit_incident WHERE id = ANY($1::uuid[]) AND status = ANY($2::smallint[])`,
-		ids, incidentOpenStatuses)
+	rows, err = s.db.pool.Query(ctx, `SELECT id, doc FROM govkit_incident WHERE id = ANY($1::uuid[]) AND status IN `+openStatusSQL, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read nearby incidents: %w", err)
 	}

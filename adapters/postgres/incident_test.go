@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/govkit/govkit/adapters/postgres"
@@ -91,16 +92,19 @@ func TestIncidentStoreMigrations(t *testing.T) {
 	require.NoError(t, err, "a second store on the same database")
 	applied, err := db.AppliedMigrations(ctx, postgres.IncidentComponent)
 	require.NoError(t, err)
-	require.Len(t, applied, 2)
+	require.Len(t, applied, 3)
 	require.Equal(t, "create_incident", applied[0].Name)
 	require.Equal(t, "mark_incident_events", applied[1].Name)
+	require.Equal(t, "index_open_incidents_nearby", applied[2].Name)
 	for _, table := range []string{"govkit_incident", "govkit_incident_key", "govkit_incident_timeline", "govkit_outbox", "govkit_incident_event"} {
 		require.True(t, tableExists(t, db, table), table)
 	}
 	for _, index := range []string{"govkit_incident_grid_idx", "govkit_incident_status_idx", "govkit_incident_category_idx",
-		"govkit_incident_reported_at_idx", "govkit_incident_nearby_idx"} {
+		"govkit_incident_reported_at_idx", "govkit_incident_open_nearby_idx"} {
 		require.Equal(t, 1, queryInt(t, db, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1", index), index)
 	}
+	require.Zero(t, queryInt(t, db, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'govkit_incident_nearby_idx'"),
+		"the index of every case, replaced by the open-case index")
 }
 
 // penaltyOn returns the 2,000 yuan fine of the truck's operator.
@@ -315,4 +319,34 @@ func ExampleNewIncidentStore() {
 		return
 	}
 	var _ incident.Store = store
+}
+
+// Duplicate search reads open cases through the partial index of open
+// cases, even in a generic plan (a parameter for the statuses would not
+// match the index's predicate there).
+func TestIncidentNearbyUsesTheOpenIndex(t *testing.T) {
+	ctx := testCtx(t)
+	db := pgtest.New(t, postgres.WithPoolConfig(func(c *pgxpool.Config) {
+		c.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+		c.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}))
+	s, err := postgres.NewIncidentStore(ctx, db, incidentSealer(t, "a"))
+	require.NoError(t, err)
+	open := hotlineReport(t)
+	require.NoError(t, s.Apply(ctx, incident.Change{Create: []incident.Incident{open}}))
+
+	scans := func(index string) int {
+		return queryInt(t, db, "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE schemaname = current_schema() AND indexrelname = $1", index)
+	}
+	q := incident.NearbyQuery{Category: open.Category, Center: open.Location.Point, Meters: 100}
+	for range 8 { // past the prepared statement's first custom plans
+		near, err := s.Nearby(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, near, 1)
+	}
+	require.Eventually(t, func() bool { return scans("govkit_incident_open_nearby_idx") >= 8 }, 5*time.Second, 50*time.Millisecond,
+		"the open-case index was not used")
+	// A search that could not use it falls back on the category index and
+	// filters every case of the category.
+	require.Zero(t, scans("govkit_incident_category_idx"), "the search read every case of the category")
 }
