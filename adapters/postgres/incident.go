@@ -281,33 +281,36 @@ const updateIncidentSQL = `WITH u AS (UPDATE govkit_incident
 	WHERE id = $1 AND version = $12 RETURNING 1)
 	SELECT EXISTS (SELECT 1 FROM u), (SELECT version FROM govkit_incident WHERE id = $1)`
 
-// claimKeysSQL makes an incident the holder of the keys nobody holds. ON
-// CONFLICT DO NOTHING waits for a concurrent claim of the same key to
-// commit or roll back instead of failing the transaction, so the holder
-// can then be read and named.
-const claimKeysSQL = `INSERT INTO govkit_incident_key (key, incident)
+// claimKeysSQL makes an incident the holder of the keys nobody holds and
+// counts the distinct keys of $1 it then holds: those it claims now and
+// those it held already (an update keeping its keys), which the outer
+// query sees as the table stood before the insert. ON CONFLICT DO NOTHING
+// waits for a concurrent claim of the same key to commit or roll back
+// instead of failing the transaction, so the holder can then be read and
+// named.
+const claimKeysSQL = `WITH claimed AS (INSERT INTO govkit_incident_key (key, incident)
 	SELECT k, $2 FROM unnest($1::text[]) AS k
 	ON CONFLICT (key) DO NOTHING
-	RETURNING key`
+	RETURNING key)
+	SELECT count(*) FROM (SELECT key FROM claimed
+		UNION SELECT key FROM govkit_incident_key WHERE key = ANY($1::text[]) AND incident = $2) AS held`
 
 // queueKeyClaim queues the claim of r's keys and the step that reads it;
-// a row whose keys were not all claimed is added to claims, for
-// checkKeyHolders.
+// a row some of whose keys another case holds is added to claims, for
+// checkKeyHolders to name the holder. An update that keeps its keys costs
+// no further round trip.
 func queueKeyClaim(batch *pgx.Batch, steps []func(pgx.BatchResults) error, r *incidentRow, claims *[]*incidentRow) []func(pgx.BatchResults) error {
 	if len(r.keys) == 0 {
 		return steps
 	}
 	batch.Queue(claimKeysSQL, r.keys, r.id)
+	distinct := len(slices.Compact(slices.Sorted(slices.Values(r.keys))))
 	return append(steps, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
+		var held int
+		if err := br.QueryRow().Scan(&held); err != nil {
 			return fmt.Errorf("postgres: claim keys of incident %s: %w", r.id, err)
 		}
-		claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("postgres: claim keys of incident %s: %w", r.id, err)
-		}
-		if len(claimed) < len(r.keys) {
+		if held < distinct {
 			*claims = append(*claims, r)
 		}
 		return nil
