@@ -6,7 +6,9 @@
 // Entries may be stale — the case moved on, or its deadline was extended —
 // because the callback re-reads what it is about and decides; nothing here
 // needs to be kept exact, and a service that restarts rebuilds the heap
-// from its store.
+// from its store. A deadline already pending for a key is not added again:
+// services re-add a case's unchanged deadline after every change, and the
+// heap would otherwise grow with changes rather than with open cases.
 package deadline
 
 import (
@@ -25,6 +27,7 @@ type Scheduler[K comparable] struct {
 
 	mu      sync.Mutex
 	due     dueHeap[K]
+	pending map[dueKey[K]]struct{} // what due holds, to add each once
 	timer   clock.Timer
 	timerAt time.Time
 	stopped bool
@@ -41,6 +44,15 @@ type due[K comparable] struct {
 	key K
 }
 
+// dueKey identifies a due entry; the instant, not the time.Time, so that
+// one moment in two locations is one deadline.
+type dueKey[K comparable] struct {
+	key K
+	at  int64
+}
+
+func (d due[K]) id() dueKey[K] { return dueKey[K]{d.key, d.at.UnixNano()} }
+
 type dueHeap[K comparable] []due[K]
 
 func (h dueHeap[K]) Len() int           { return len(h) }
@@ -54,17 +66,26 @@ func (h *dueHeap[K]) Pop() any {
 	return x
 }
 
-// Add schedules a call for key at at; a zero at is ignored.
+// Add schedules a call for key at at; a zero at, or one already pending
+// for key, is ignored.
 func (s *Scheduler[K]) Add(key K, at time.Time) {
 	if at.IsZero() {
 		return
 	}
+	d := due[K]{at, key}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
 		return
 	}
-	heap.Push(&s.due, due[K]{at, key})
+	if _, ok := s.pending[d.id()]; ok {
+		return
+	}
+	if s.pending == nil {
+		s.pending = map[dueKey[K]]struct{}{}
+	}
+	s.pending[d.id()] = struct{}{}
+	heap.Push(&s.due, d)
 	s.arm()
 }
 
@@ -91,7 +112,9 @@ func (s *Scheduler[K]) run() {
 	now := s.clk.Now()
 	var keys []K
 	for len(s.due) > 0 && !s.due[0].at.After(now) {
-		keys = append(keys, heap.Pop(&s.due).(due[K]).key)
+		d := heap.Pop(&s.due).(due[K])
+		delete(s.pending, d.id())
+		keys = append(keys, d.key)
 	}
 	s.mu.Unlock()
 	for _, k := range keys {
@@ -112,7 +135,7 @@ func (s *Scheduler[K]) Stop() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	s.due = nil
+	s.due, s.pending = nil, nil
 }
 
 // Pending returns how many calls are scheduled.

@@ -94,3 +94,40 @@ func TestConcurrentAdds(t *testing.T) {
 		t.Fatalf("fired %d of 800", fired)
 	}
 }
+
+// A deadline re-added unchanged, as services do after every change of a
+// case, is held and fired once; another deadline of the same key is its
+// own, and a deadline that has fired can be added again.
+func TestSameDeadlineIsHeldOnce(t *testing.T) {
+	clk := clock.NewManual(t0)
+	var fired []string
+	s := New(clk, func(k string) { fired = append(fired, k) })
+	for range 1000 {
+		s.Add("case-1", t0.Add(time.Hour))
+	}
+	s.Add("case-1", t0.Add(time.Hour).In(time.FixedZone("CST", 8*3600))) // the same instant
+	s.Add("case-1", t0.Add(2*time.Hour))                                 // extended: a deadline of its own
+	s.Add("case-2", t0.Add(time.Hour))
+	if s.Pending() != 3 {
+		t.Fatalf("pending %d, want 3", s.Pending())
+	}
+	clk.Advance(90 * time.Minute)
+	if len(fired) != 2 {
+		t.Fatalf("fired %v", fired)
+	}
+	s.Add("case-1", t0.Add(100*time.Minute))
+	s.Add("case-1", t0.Add(100*time.Minute))
+	clk.Advance(time.Hour)
+	ones := 0
+	for _, k := range fired {
+		if k == "case-1" {
+			ones++
+		}
+	}
+	if len(fired) != 4 || ones != 3 {
+		t.Fatalf("fired %v: want case-1 at 1 h, 100 min and 2 h, case-2 at 1 h", fired)
+	}
+	if s.Pending() != 0 {
+		t.Fatalf("pending %d after all fired", s.Pending())
+	}
+}
