@@ -283,6 +283,56 @@ func TestAutoMergeTakesTheStoreLock(t *testing.T) {
 	require.ErrorIs(t, err, incident.ErrNotFound)
 }
 
+// gateStore is a shared store whose merge lock of one category waits for
+// a gate, as a PostgreSQL advisory lock held by another process would.
+type gateStore struct {
+	*incident.MemoryStore
+	blocked string
+	gate    chan struct{}
+	entered chan string
+}
+
+func (s *gateStore) LockMerges(ctx context.Context, category string) (func(), error) {
+	s.entered <- category
+	if category == s.blocked {
+		<-s.gate
+	}
+	return func() {}, nil
+}
+
+// Duplicates are of one category, so a report waiting for the merge lock
+// of its category does not hold up reports of another.
+func TestAutoMergeLocksPerCategory(t *testing.T) {
+	store := &gateStore{MemoryStore: incident.NewMemoryStore(), blocked: "smoke-alarm",
+		gate: make(chan struct{}), entered: make(chan string, 4)}
+	h := newHarness(t, func(c *incident.Config) {
+		c.Store = store
+		c.AutoMerge = incident.SameAttribute(incident.AssetAttribute)
+	})
+	alarm := incident.Report{Key: "smoke-9", Channel: incident.SensorAlarm, Category: "smoke-alarm", Confidence: 0.99,
+		Attributes: map[string][]string{incident.AssetAttribute: {"bldg-9"}}, Point: inStreet1}
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.svc.Report(as(camera), alarm)
+		first <- err
+	}()
+	require.Equal(t, "smoke-alarm", <-store.entered)
+
+	other := make(chan error, 1)
+	go func() {
+		_, err := h.svc.Report(as(zhao), waste("w-9", inStreet1))
+		other <- err
+	}()
+	select {
+	case err := <-other:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a report of another category waited for the smoke alarm's merge lock")
+	}
+	close(store.gate)
+	require.NoError(t, <-first)
+}
+
 // Ranking keeps the same best few that sorting every candidate would,
 // whatever order they are offered in.
 func TestRankingKeepsTheBest(t *testing.T) {

@@ -312,13 +312,11 @@ func (s *MemoryStore) check(txn *memdb.Txn, c Change, earlier *written) (map[uui
 	return before, nil
 }
 
+// hasEntry reports whether id's timeline, kept in Seq order, has entry
+// seq; s.mu is held.
 func (s *MemoryStore) hasEntry(id uuid.UUID, seq int) bool {
-	for _, e := range s.timeline[id] {
-		if e.Seq == seq {
-			return true
-		}
-	}
-	return false
+	_, found := slices.BinarySearchFunc(s.timeline[id], seq, func(e Entry, seq int) int { return e.Seq - seq })
+	return found
 }
 
 // write puts a checked change into the transaction.
@@ -355,9 +353,12 @@ func (s *MemoryStore) publish(c Change, before map[uuid.UUID]*Incident) {
 		s.reindex(before[id], final[id])
 	}
 	for _, e := range c.Timeline {
-		tl := append(s.timeline[e.Incident], e.clone())
-		slices.SortFunc(tl, func(a, b Entry) int { return a.Seq - b.Seq })
-		s.timeline[e.Incident] = tl
+		tl := s.timeline[e.Incident]
+		i := len(tl) // entries arrive in order, so this is nearly always the place
+		if i > 0 && tl[i-1].Seq > e.Seq {
+			i, _ = slices.BinarySearchFunc(tl, e.Seq, func(e Entry, seq int) int { return e.Seq - seq })
+		}
+		s.timeline[e.Incident] = slices.Insert(tl, i, e.clone())
 	}
 	s.outbox.Add(c.Events...)
 }
@@ -441,6 +442,20 @@ func (s *MemoryStore) Timeline(ctx context.Context, id uuid.UUID) ([]Entry, erro
 		out[i] = e.clone()
 	}
 	return out, nil
+}
+
+// LastEntry implements LastEntryReader.
+func (s *MemoryStore) LastEntry(ctx context.Context, id uuid.UUID) (Entry, bool, error) {
+	if r, _ := s.db.Txn(false).First("incident", "id", id); r == nil {
+		return Entry{}, false, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	tl := s.timeline[id]
+	if len(tl) == 0 {
+		return Entry{}, false, nil
+	}
+	return tl[len(tl)-1].clone(), true, nil
 }
 
 // Find implements Store. A query with Within walks the units index from

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -201,8 +202,9 @@ func (s *Service) Report(ctx context.Context, r Report) (Receipt, error) {
 	inc.Reporters = []Reporter{rep}
 
 	if s.cfg.AutoMerge != nil {
-		s.merging.Lock()
-		defer s.merging.Unlock()
+		mu := s.mergeLock(inc.Category)
+		mu.Lock()
+		defer mu.Unlock()
 		if ml, ok := s.store.(MergeLocker); ok {
 			unlock, err := ml.LockMerges(ctx, inc.Category)
 			if err != nil {
@@ -248,6 +250,15 @@ func (s *Service) Report(ctx context.Context, r Report) (Receipt, error) {
 	}
 	s.after(ctx, &inc)
 	return Receipt{Incident: inc, Suggestions: suggestions}, nil
+}
+
+// mergeLock returns the process's merge lock of category.
+func (s *Service) mergeLock(category string) *sync.Mutex {
+	if mu, ok := s.merging.Load(category); ok {
+		return mu.(*sync.Mutex)
+	}
+	mu, _ := s.merging.LoadOrStore(category, new(sync.Mutex))
+	return mu.(*sync.Mutex)
 }
 
 // replayed turns a lost race on an idempotency key into a replay: another

@@ -68,8 +68,8 @@ type Config struct {
 	// AutoMerge, if set, is asked about the best duplicate candidate of a
 	// new report; true attaches the report to that case instead of opening
 	// a new one. SameAttribute builds a common policy. A Service decides
-	// these reports one at a time, so that alarms arriving together on one
-	// asset make one case; across processes sharing a store, the store's
+	// the reports of one category one at a time, so that alarms arriving
+	// together on one asset make one case; across processes sharing a store, the store's
 	// MergeLocker (PostgreSQL's) serialises them per category.
 	AutoMerge func(report *Incident, candidate Suggestion) bool
 	// SubjectPrefix is the first token of event subjects (default "gov").
@@ -93,12 +93,14 @@ type Service struct {
 	cfg     Config
 	due     *deadline.Scheduler[uuid.UUID]
 
-	// merging serialises Report's look-for-a-candidate-then-create when
-	// AutoMerge is set, so that two alarms on one asset arriving together
-	// make one case, not two; a MergeLocker store extends that across
-	// processes. Holding it while waiting for the store's lock keeps each
-	// process to one connection waiting.
-	merging sync.Mutex
+	// merging holds a lock per category that serialises Report's
+	// look-for-a-candidate-then-create when AutoMerge is set, so that two
+	// alarms on one asset arriving together make one case, not two; a
+	// MergeLocker store extends that across processes. Duplicates are of
+	// one category, so reports of others need not wait. Holding it while
+	// waiting for the store's lock keeps each process to one connection
+	// waiting per category.
+	merging sync.Map // category → *sync.Mutex
 
 	relay *relay.Relay // nil without a bus
 }
@@ -275,21 +277,34 @@ func (s *Service) commandOnce(ctx context.Context, id uuid.UUID, action string, 
 	return next, nil
 }
 
+// lastEntry returns the last entry of id's timeline in the store, reading
+// only that one where the store can.
+func (s *Service) lastEntry(ctx context.Context, id uuid.UUID) (Entry, bool, error) {
+	if r, ok := s.store.(LastEntryReader); ok {
+		return r.LastEntry(ctx, id)
+	}
+	tl, err := s.store.Timeline(ctx, id)
+	if err != nil || len(tl) == 0 {
+		return Entry{}, false, err
+	}
+	return tl[len(tl)-1], true, nil
+}
+
 // record appends to c the timeline entry and event for one step of inc.
 func (s *Service) record(ctx context.Context, c *Change, inc *Incident, from Status, actor string, now time.Time, st step) error {
 	var prev *Entry
-	if inc.Version > 1 {
-		tl, err := s.store.Timeline(ctx, inc.ID)
+	for i := range c.Timeline { // entries of this change come after the store's
+		if c.Timeline[i].Incident == inc.ID {
+			prev = &c.Timeline[i]
+		}
+	}
+	if prev == nil && inc.Version > 1 {
+		last, ok, err := s.lastEntry(ctx, inc.ID)
 		if err != nil {
 			return err
 		}
-		for _, e := range c.Timeline { // entries of this change come after
-			if e.Incident == inc.ID {
-				tl = append(tl, e)
-			}
-		}
-		if len(tl) > 0 {
-			prev = &tl[len(tl)-1]
+		if ok {
+			prev = &last
 		}
 	}
 	c.Timeline = append(c.Timeline, Link(prev, Entry{

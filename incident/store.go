@@ -84,6 +84,16 @@ type Store interface {
 	MarkPublished(ctx context.Context, ids ...string) error
 }
 
+// LastEntryReader is implemented by stores that can read the last entry of
+// a timeline without the rest. The Service chains each change's entry to
+// the one before it; without this it reads the whole timeline, which for
+// a case that hundreds have reported again is hundreds of entries.
+type LastEntryReader interface {
+	// LastEntry returns the incident's last timeline entry; ok is false
+	// when it has none. An unknown incident is ErrNotFound.
+	LastEntry(ctx context.Context, id uuid.UUID) (e Entry, ok bool, err error)
+}
+
 // MergeLocker is implemented by stores that several processes share. A
 // Service with Config.AutoMerge holds the lock of a report's category from
 // its search for a duplicate until its case is stored, so that alarms on

@@ -401,9 +401,24 @@ func (s *IncidentStore) ByKey(ctx context.Context, key string) (incident.Inciden
 
 // Timeline implements incident.Store.
 func (s *IncidentStore) Timeline(ctx context.Context, id uuid.UUID) ([]incident.Entry, error) {
+	return s.readTimeline(ctx, id, "ORDER BY seq")
+}
+
+// LastEntry implements incident.LastEntryReader with one indexed read.
+func (s *IncidentStore) LastEntry(ctx context.Context, id uuid.UUID) (incident.Entry, bool, error) {
+	entries, err := s.readTimeline(ctx, id, "ORDER BY seq DESC LIMIT 1")
+	if err != nil || len(entries) == 0 {
+		return incident.Entry{}, false, err
+	}
+	return entries[0], true, nil
+}
+
+// readTimeline reads id's entries in the order and number that order
+// (an ORDER BY clause, with a LIMIT or not) gives.
+func (s *IncidentStore) readTimeline(ctx context.Context, id uuid.UUID, order string) ([]incident.Entry, error) {
 	rows, err := s.db.pool.Query(ctx, `SELECT seq, at, actor_id, action, from_status, to_status, note,
 		evidence, late, prev_hash, hash
-		FROM govkit_incident_timeline WHERE incident = $1 ORDER BY seq`, id)
+		FROM govkit_incident_timeline WHERE incident = $1 `+order, id)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read timeline of %s: %w", id, err)
 	}

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) incident.Store) {
 		{"UpdateVersions", testUpdateVersions},
 		{"ApplyIsAtomic", testApplyIsAtomic},
 		{"Timeline", testTimeline},
+		{"LastEntry", testLastEntry},
 		{"TimelineHashChain", testTimelineHashChain},
 		{"FindFilters", testFindFilters},
 		{"FindPaging", testFindPaging},
@@ -508,6 +509,42 @@ func testApplyIsAtomic(t *testing.T, s incident.Store) {
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
 	require.Contains(t, pendingIDs(t, s), msg.ID)
+}
+
+// testLastEntry: a store that reads a timeline's last entry alone gives
+// what Timeline ends with, however the entries arrived.
+func testLastEntry(t *testing.T, s incident.Store) {
+	r, ok := s.(incident.LastEntryReader)
+	if !ok {
+		t.Skip("the store does not implement incident.LastEntryReader")
+	}
+	ctx := t.Context()
+	a := newIncident(t, muckTruck, "500107001002003", yangjiaping, base)
+	apply(t, s, incident.Change{Create: []incident.Incident{a}})
+	_, ok, err := r.LastEntry(ctx, a.ID)
+	require.NoError(t, err)
+	require.False(t, ok, "a case without entries")
+
+	e1 := entry(a, 1, "report", 0, incident.Reported)
+	a2 := bump(a)
+	apply(t, s, incident.Change{Update: []incident.Incident{a2}, Timeline: []incident.Entry{e1}})
+	last, ok, err := r.LastEntry(ctx, a.ID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, e1, last)
+
+	e2 := entry(a, 2, "register", incident.Reported, incident.Registered)
+	e3 := entry(a, 3, "dispatch", incident.Registered, incident.Dispatched)
+	apply(t, s, incident.Change{Update: []incident.Incident{bump(a2)}, Timeline: []incident.Entry{e3, e2}})
+	last, _, err = r.LastEntry(ctx, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, e3, last)
+	tl, err := s.Timeline(ctx, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, tl[len(tl)-1], last)
+
+	_, _, err = r.LastEntry(ctx, newID(t))
+	require.ErrorIs(t, err, incident.ErrNotFound)
 }
 
 func testTimeline(t *testing.T, s incident.Store) {
