@@ -630,37 +630,51 @@ func (e *Engine) Alarm(ctx context.Context, alarmID string) (Alarm, error) {
 // Alarms lists the alarms that match f and that the actor in ctx may read
 // (ActionRead), open and kept history alike, oldest first. Without an
 // actor it fails with access.ErrNoActor.
+//
+// The engine's lock, which ingestion needs, is held only to find the
+// matches and, once authorization and f.Limit have chosen among them, to
+// copy those: a dashboard polling for the latest few does not copy the
+// whole history while readings wait.
 func (e *Engine) Alarms(ctx context.Context, f AlarmFilter) ([]Alarm, error) {
+	type hit struct {
+		rec *alarmRec
+		seq uint64
+		res access.Resource
+	}
 	e.mu.Lock()
-	recs := make([]*alarmRec, 0, 16)
+	hits := make([]hit, 0, 16)
 	for _, rec := range e.open {
 		if rec != nil && f.match(&rec.a) {
-			recs = append(recs, rec)
+			hits = append(hits, hit{rec, rec.seq, alarmResource(&rec.a)})
 		}
 	}
 	for _, rec := range e.hist {
 		if f.match(&rec.a) {
-			recs = append(recs, rec)
+			hits = append(hits, hit{rec, rec.seq, alarmResource(&rec.a)})
 		}
 	}
-	slices.SortFunc(recs, func(a, b *alarmRec) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]Alarm, len(recs))
-	for i, rec := range recs {
-		out[i] = rec.a.clone()
-	}
 	e.mu.Unlock()
-	kept := out[:0]
-	for i := range out {
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Compare(a.seq, b.seq) })
+	kept := hits[:0]
+	for _, h := range hits {
 		if f.Limit > 0 && len(kept) == f.Limit {
 			break
 		}
-		d := e.az.Authorize(ctx, ActionRead, alarmResource(&out[i]))
+		d := e.az.Authorize(ctx, ActionRead, h.res)
 		if d.Reason == access.NoActor {
 			return nil, d.Err()
 		}
 		if d.Allowed {
-			kept = append(kept, out[i])
+			kept = append(kept, h)
 		}
 	}
-	return slices.Clip(kept), nil
+	out := make([]Alarm, 0, len(kept))
+	e.mu.Lock()
+	for _, h := range kept {
+		if f.match(&h.rec.a) { // it may have moved on meanwhile
+			out = append(out, h.rec.a.clone())
+		}
+	}
+	e.mu.Unlock()
+	return out, nil
 }
