@@ -65,6 +65,7 @@ func (c *Condition) holds(facts map[string]string) bool {
 // playbooks is the validated set, by ID and version.
 type playbooks struct {
 	byID map[string][]*Playbook // versions, ascending
+	ids  []string               // the IDs in order, as triggered tries them
 }
 
 func newPlaybooks(org *Org, list []Playbook) (playbooks, error) {
@@ -83,6 +84,7 @@ func newPlaybooks(org *Org, list []Playbook) (playbooks, error) {
 		p.byID[pb.ID] = append(p.byID[pb.ID], &pb)
 		slices.SortFunc(p.byID[pb.ID], func(a, b *Playbook) int { return a.Version - b.Version })
 	}
+	p.ids = slices.Sorted(maps.Keys(p.byID))
 	return p, nil
 }
 
@@ -175,8 +177,7 @@ func (p playbooks) version(id string, version int) (*Playbook, bool) {
 // triggered returns the newest playbook triggered by a category or an
 // alarm; ties go to the lowest ID, so the choice is stable.
 func (p playbooks) triggered(category, alarm string) (*Playbook, bool) {
-	ids := slices.Sorted(maps.Keys(p.byID))
-	for _, id := range ids {
+	for _, id := range p.ids {
 		pb, _ := p.latest(id)
 		if alarm != "" && slices.Contains(pb.Alarms, alarm) {
 			return pb, true

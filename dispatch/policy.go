@@ -41,11 +41,29 @@ var DefaultPolicy = Policy{
 	RemindEvery: 30 * time.Minute, Reminders: 2, EscalateEvery: 2 * time.Hour,
 }
 
-// policies picks the most specific policy for a category and tier.
-type policies []Policy
+// policies picks the most specific policy for a category and tier. They
+// are filed by pattern and tier, so that a city with a policy per category
+// and tier (tens of thousands) finds one in a dozen lookups, not a scan.
+type policies map[policyKey]Policy
+
+// policyKey files a policy: its pattern without the "*" ("" for "*"),
+// whether it is a prefix, and its tier; a substring of the category then
+// finds it without allocating.
+type policyKey struct {
+	cat    string
+	prefix bool
+	tier   region.Level
+}
+
+func policyKeyOf(pattern string, tier region.Level) policyKey {
+	if p, ok := cutStar(pattern); ok {
+		return policyKey{p, true, tier}
+	}
+	return policyKey{pattern, false, tier}
+}
 
 func newPolicies(ps []Policy) (policies, error) {
-	seen := map[[2]string]bool{}
+	out := make(policies, len(ps))
 	for i, p := range ps {
 		if err := checkPattern(p.Category); err != nil {
 			return nil, fmt.Errorf("%w: policy %d: %w", ErrInvalidCommand, i, err)
@@ -56,32 +74,39 @@ func newPolicies(ps []Policy) (policies, error) {
 		if p.SignFor <= 0 || p.Complete <= 0 || p.ReturnWindow < 0 || p.RemindEvery < 0 || p.Reminders < 0 || p.EscalateEvery <= 0 {
 			return nil, fmt.Errorf("%w: policy %d (%s): SignFor, Complete and EscalateEvery must be positive, the rest not negative", ErrInvalidCommand, i, p.Category)
 		}
-		k := [2]string{p.Category, p.Tier.String()}
-		if seen[k] {
+		k := policyKeyOf(p.Category, p.Tier)
+		if _, dup := out[k]; dup {
 			return nil, fmt.Errorf("%w: two policies for category %s at tier %s", ErrInvalidCommand, p.Category, p.Tier)
 		}
-		seen[k] = true
+		out[k] = p
 	}
-	return slices.Clone(ps), nil
+	return out, nil
 }
 
 // For returns the policy for category at tier: the most specific category
-// pattern, a policy for the tier before one for every tier.
+// pattern (the category itself, then its prefixes longest first, then
+// "*"), and for one pattern a policy for the tier before one for every
+// tier; DefaultPolicy when none applies.
 func (ps policies) For(category string, tier region.Level) Policy {
-	best, bestScore := DefaultPolicy, -1
-	for _, p := range ps {
-		if !patternMatches(p.Category, category) || (p.Tier != 0 && p.Tier != tier) {
-			continue
+	if len(ps) == 0 {
+		return DefaultPolicy
+	}
+	find := func(cat string, prefix bool) (Policy, bool) {
+		if p, ok := ps[policyKey{cat, prefix, tier}]; ok && tier != 0 {
+			return p, true
 		}
-		score := catSpecificity(p.Category) * 2
-		if p.Tier != 0 {
-			score++
-		}
-		if score > bestScore {
-			best, bestScore = p, score
+		p, ok := ps[policyKey{cat, prefix, 0}]
+		return p, ok
+	}
+	if p, ok := find(category, false); ok {
+		return p
+	}
+	for l := len(category); l >= 0; l-- { // l = 0 is "*"
+		if p, ok := find(category[:l], true); ok {
+			return p
 		}
 	}
-	return best
+	return DefaultPolicy
 }
 
 func patternMatches(pattern, category string) bool {
