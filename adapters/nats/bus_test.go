@@ -320,6 +320,11 @@ func TestPanicRedelivers(t *testing.T) {
 	if got := r.snapshot()[0]; got.Attempt != 2 {
 		t.Fatalf("attempt %d, want 2", got.Attempt)
 	}
+	// The handler records before the bus counts its answer.
+	deadline := time.Now().Add(5 * time.Second)
+	for st := b.Stats(); st.Acked != 1 && time.Now().Before(deadline); st = b.Stats() {
+		time.Sleep(time.Millisecond)
+	}
 	if st := b.Stats(); st.Panics != 1 || st.Nacked != 1 || st.Acked != 1 {
 		t.Fatalf("stats %+v", st)
 	}

@@ -66,15 +66,18 @@ func (b *Bus) Subscribe(ctx context.Context, pattern, group string, h bus.Handle
 		return nil, fmt.Errorf("nats: subscribe %s as %s: %w", pattern, group, err)
 	}
 
+	s.keeper = newKeeper(b.opts.AckWait)
 	for range b.opts.Concurrency {
-		s.workers.Go(s.work1)
+		sl := s.keeper.slot()
+		s.workers.Go(func() { s.work1(sl) })
 	}
 	for i, c := range consumers {
 		keyed := lanes[i] != unkeyedLane
 		handle := s.dispatch
 		batch := min(b.opts.MaxAckPending, 512)
 		if keyed {
-			handle = s.inline
+			sl := s.keeper.slot()
+			handle = func(m jetstream.Msg) { s.inline(m, sl) }
 			batch = 4 // the server sends one at a time
 		}
 		cc, err := c.Consume(handle,
@@ -148,6 +151,7 @@ type subscription struct {
 	group, pattern string
 	h              bus.Handler
 	ctx            context.Context
+	keeper         *keeper // keeps long-running deliveries alive
 	consumes       []jetstream.ConsumeContext
 	work           chan jetstream.Msg // unkeyed messages for the workers
 	workers        sync.WaitGroup
@@ -178,23 +182,23 @@ func (s *subscription) dispatch(m jetstream.Msg) {
 }
 
 // inline handles a keyed message on the lane's own goroutine.
-func (s *subscription) inline(m jetstream.Msg) {
+func (s *subscription) inline(m jetstream.Msg, sl *slot) {
 	s.callbacks.RLock()
 	defer s.callbacks.RUnlock()
 	if s.closing.Load() {
 		s.giveBack(m)
 		return
 	}
-	s.process(m, true)
+	s.process(m, true, sl)
 }
 
-func (s *subscription) work1() {
+func (s *subscription) work1(sl *slot) {
 	for m := range s.work {
 		if s.closing.Load() {
 			s.giveBack(m)
 			continue
 		}
-		s.process(m, false)
+		s.process(m, false, sl)
 	}
 }
 
@@ -216,7 +220,7 @@ func (s *subscription) giveBack(m jetstream.Msg) {
 // dead-lettered, otherwise nak with a backoff so that the delivery comes
 // again. In a keyed lane the messages of a pack run in order and a failure
 // stops the rest, which wait for the redelivery behind it.
-func (s *subscription) process(jm jetstream.Msg, keyed bool) {
+func (s *subscription) process(jm jetstream.Msg, keyed bool, sl *slot) {
 	b := s.b
 	md, err := jm.Metadata()
 	if err != nil {
@@ -232,7 +236,7 @@ func (s *subscription) process(jm jetstream.Msg, keyed bool) {
 	}
 
 	// Keep the delivery while the handler runs longer than AckWait.
-	stop := keepAlive(jm, b.opts.AckWait/2)
+	sl.begin(jm)
 	retry, dead := false, 0
 	for _, m := range ms {
 		err := s.call(m)
@@ -256,7 +260,7 @@ func (s *subscription) process(jm jetstream.Msg, keyed bool) {
 			break
 		}
 	}
-	stop()
+	sl.end()
 
 	switch {
 	case retry:
@@ -276,31 +280,87 @@ func (s *subscription) process(jm jetstream.Msg, keyed bool) {
 	}
 }
 
-// keepAlive tells the server every interval that m is still being worked
-// on, until the returned function is called.
-func keepAlive(m jetstream.Msg, every time.Duration) (stop func()) {
-	var (
-		mu      sync.Mutex
-		stopped bool
-		t       *time.Timer
-	)
-	mu.Lock()
-	defer mu.Unlock()
-	t = time.AfterFunc(every, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
+// keeper tells the server that deliveries whose handlers run long are
+// still being worked on (InProgress), so that they are not redelivered
+// after AckWait. Each handler goroutine owns a slot naming its delivery in
+// progress; one goroutine looks at the slots every eighth of AckWait and
+// signals those started or last signalled a quarter of AckWait ago or
+// more, so a signal is never later than 3/8 of AckWait, leaving the rest
+// for a busy machine. A delivery costs two uncontended locks, not a timer.
+type keeper struct {
+	every   time.Duration // a quarter of AckWait
+	mu      sync.Mutex
+	slots   []*slot
+	stop    chan struct{}
+	done    chan struct{}
+	stopped sync.Once
+}
+
+// slot is one handler goroutine's delivery in progress.
+type slot struct {
+	mu    sync.Mutex
+	msg   jetstream.Msg // nil when idle
+	since time.Time     // started, or last signalled
+}
+
+func (sl *slot) begin(m jetstream.Msg) {
+	now := time.Now()
+	sl.mu.Lock()
+	sl.msg, sl.since = m, now
+	sl.mu.Unlock()
+}
+
+func (sl *slot) end() {
+	sl.mu.Lock()
+	sl.msg = nil
+	sl.mu.Unlock()
+}
+
+func newKeeper(ackWait time.Duration) *keeper {
+	k := &keeper{every: ackWait / 4, stop: make(chan struct{}), done: make(chan struct{})}
+	go k.run()
+	return k
+}
+
+// slot adds a slot for a handler goroutine.
+func (k *keeper) slot() *slot {
+	sl := &slot{}
+	k.mu.Lock()
+	k.slots = append(k.slots, sl)
+	k.mu.Unlock()
+	return sl
+}
+
+func (k *keeper) run() {
+	defer close(k.done)
+	t := time.NewTicker(max(k.every/2, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-k.stop:
 			return
+		case now := <-t.C:
+			k.mu.Lock()
+			slots := k.slots
+			k.mu.Unlock()
+			for _, sl := range slots {
+				// Signalled under the slot's lock, so that none goes
+				// out after the handler has answered the delivery.
+				sl.mu.Lock()
+				if sl.msg != nil && now.Sub(sl.since) >= k.every {
+					_ = sl.msg.InProgress()
+					sl.since = now
+				}
+				sl.mu.Unlock()
+			}
 		}
-		_ = m.InProgress()
-		t.Reset(every)
-	})
-	return func() {
-		mu.Lock()
-		stopped = true
-		t.Stop()
-		mu.Unlock()
 	}
+}
+
+// close stops the keeper once its handlers have returned.
+func (k *keeper) close() {
+	k.stopped.Do(func() { close(k.stop) })
+	<-k.done
 }
 
 // call runs the handler, turning a panic into an error.
@@ -393,6 +453,7 @@ func (s *subscription) stop() {
 	s.callbacks.Unlock()
 	close(s.work)
 	s.workers.Wait()
+	s.keeper.close()
 	s.heldMu.Lock()
 	held := s.held
 	s.held, s.released = nil, true
