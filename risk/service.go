@@ -188,7 +188,7 @@ func NewService(cfg Config) (*Service, error) {
 		store: cfg.Store, cat: cfg.Catalogue, regions: cfg.Regions, az: cfg.Authorizer, clk: cfg.Clock,
 		log: cfg.Logger, cfg: cfg, methods: methods, rules: rules, tiering: cfg.Tiering, lists: lists,
 	}
-	s.expiry = deadline.New(s.clk, s.expire)
+	s.expiry = deadline.NewEarliest(s.clk, s.expire) // expire reschedules a point whose next change moved later
 	s.overdue = deadline.New(s.clk, s.checkOverdue)
 	if cfg.Bus != nil {
 		s.relay = relay.New(cfg.Store, cfg.Bus)

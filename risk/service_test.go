@@ -171,6 +171,33 @@ func TestReadingsRaiseAndExpire(t *testing.T) {
 	require.ErrorIs(t, err, risk.ErrMissingInput)
 }
 
+// Readings that keep coming keep the signal: each refreshes its TTL, and
+// the point drops only a TTL after the last of them.
+func TestRefreshedReadingOutlivesItsFirstTTL(t *testing.T) {
+	f := newFixture(t)
+	ctx := admin()
+	p := mustCreate(t, f, ctx, tank("T-4", inA))
+	_, err := f.svc.Assess(ctx, p.ID, "matrix", risk.Inputs{Likelihood: 2, Consequence: 4}) // 8: blue
+	require.NoError(t, err)
+	for m := range 90 { // one reading a minute for an hour and a half
+		_, err := f.svc.ObserveReading(ctx, risk.Reading{Sensor: "LT-T-4", Metric: "tank-level", Value: 96, At: f.clk.Now()})
+		require.NoError(t, err)
+		got, err := f.svc.Get(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, risk.Red, got.Level.Colour, "minute %d", m)
+		f.clk.Advance(time.Minute)
+	}
+	last := f.clk.Now().Add(-time.Minute)
+	f.clk.Advance(time.Hour - 2*time.Minute) // just short of the last reading's TTL
+	got, err := f.svc.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, risk.Red, got.Level.Colour)
+	f.clk.Advance(2 * time.Minute)
+	got, err = f.svc.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, risk.Blue, got.Level.Colour, "a TTL after the last reading at %v", last)
+}
+
 func TestNearbyIncidentAndBusHandler(t *testing.T) {
 	f := newFixture(t)
 	ctx := admin()

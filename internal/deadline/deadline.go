@@ -28,15 +28,30 @@ type Scheduler[K comparable] struct {
 	mu      sync.Mutex
 	due     dueHeap[K]
 	pending map[dueKey[K]]struct{} // what due holds, to add each once
-	timer   clock.Timer
-	timerAt time.Time
-	stopped bool
+
+	// earliestOnly keeps one deadline per key (NewEarliest); earliest
+	// holds it, and entries of due that differ are superseded.
+	earliestOnly bool
+	earliest     map[K]time.Time
+	timer        clock.Timer
+	timerAt      time.Time
+	stopped      bool
 }
 
 // New returns a scheduler that calls fire, outside its lock, for each key
 // whose deadline has passed.
 func New[K comparable](clk clock.Clock, fire func(K)) *Scheduler[K] {
 	return &Scheduler[K]{clk: clk, fire: fire}
+}
+
+// NewEarliest returns a scheduler that keeps one deadline per key, the
+// earliest: an Add later than the key's pending deadline is ignored, and
+// an earlier one supersedes it. fire must therefore add the key's next
+// deadline itself when it finds it moved later — as a risk point's expiry
+// does, whose next change moves later with every reading that refreshes a
+// signal, and which would otherwise leave one entry per reading.
+func NewEarliest[K comparable](clk clock.Clock, fire func(K)) *Scheduler[K] {
+	return &Scheduler[K]{clk: clk, fire: fire, earliestOnly: true, earliest: map[K]time.Time{}}
 }
 
 type due[K comparable] struct {
@@ -78,13 +93,21 @@ func (s *Scheduler[K]) Add(key K, at time.Time) {
 	if s.stopped {
 		return
 	}
-	if _, ok := s.pending[d.id()]; ok {
-		return
+	switch {
+	case s.earliestOnly:
+		if cur, ok := s.earliest[key]; ok && !at.Before(cur) {
+			return
+		}
+		s.earliest[key] = at
+	default:
+		if _, ok := s.pending[d.id()]; ok {
+			return
+		}
+		if s.pending == nil {
+			s.pending = map[dueKey[K]]struct{}{}
+		}
+		s.pending[d.id()] = struct{}{}
 	}
-	if s.pending == nil {
-		s.pending = map[dueKey[K]]struct{}{}
-	}
-	s.pending[d.id()] = struct{}{}
 	heap.Push(&s.due, d)
 	s.arm()
 }
@@ -113,7 +136,14 @@ func (s *Scheduler[K]) run() {
 	var keys []K
 	for len(s.due) > 0 && !s.due[0].at.After(now) {
 		d := heap.Pop(&s.due).(due[K])
-		delete(s.pending, d.id())
+		if s.earliestOnly {
+			if cur, ok := s.earliest[d.key]; !ok || !cur.Equal(d.at) {
+				continue // superseded by an earlier deadline, which fired
+			}
+			delete(s.earliest, d.key)
+		} else {
+			delete(s.pending, d.id())
+		}
 		keys = append(keys, d.key)
 	}
 	s.mu.Unlock()
@@ -135,12 +165,15 @@ func (s *Scheduler[K]) Stop() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-	s.due, s.pending = nil, nil
+	s.due, s.pending, s.earliest = nil, nil, nil
 }
 
 // Pending returns how many calls are scheduled.
 func (s *Scheduler[K]) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.earliestOnly {
+		return len(s.earliest)
+	}
 	return len(s.due)
 }

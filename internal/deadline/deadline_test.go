@@ -131,3 +131,44 @@ func TestSameDeadlineIsHeldOnce(t *testing.T) {
 		t.Fatalf("pending %d after all fired", s.Pending())
 	}
 }
+
+// NewEarliest keeps one deadline per key: later ones are left to the
+// callback, an earlier one supersedes the pending one, which then does not
+// fire.
+func TestEarliestKeepsOnePerKey(t *testing.T) {
+	clk := clock.NewManual(t0)
+	var s *Scheduler[string]
+	var fired []time.Duration
+	latest := t0.Add(10 * time.Minute) // what the callback finds when it looks
+	s = NewEarliest(clk, func(k string) {
+		now := clk.Now()
+		fired = append(fired, now.Sub(t0))
+		if latest.After(now) {
+			s.Add(k, latest) // moved later meanwhile: the callback reschedules
+		}
+	})
+	for m := 5; m <= 10; m++ { // a deadline moving later with every reading
+		s.Add("point", t0.Add(time.Duration(m)*time.Minute))
+	}
+	if s.Pending() != 1 {
+		t.Fatalf("pending %d, want 1", s.Pending())
+	}
+	clk.Advance(5 * time.Minute)
+	clk.Advance(5 * time.Minute)
+	if len(fired) != 2 || fired[0] != 5*time.Minute || fired[1] != 10*time.Minute {
+		t.Fatalf("fired at %v, want 5m then 10m", fired)
+	}
+
+	// An earlier deadline supersedes the pending one.
+	fired = nil
+	latest = time.Time{}
+	s.Add("point", t0.Add(30*time.Minute))
+	s.Add("point", t0.Add(20*time.Minute))
+	clk.Advance(time.Hour)
+	if len(fired) != 1 || fired[0] != 20*time.Minute {
+		t.Fatalf("fired at %v, want 20m alone", fired)
+	}
+	if s.Pending() != 0 {
+		t.Fatalf("pending %d after all fired", s.Pending())
+	}
+}
