@@ -167,3 +167,40 @@ func ExampleService_RecordPenalty() {
 	// penalty | 九交执罚〔2024〕0412号: fine 2000.00 yuan
 	// incident: invalid penalty.amount: finer than a fen (more than two decimal places)
 }
+
+// A store ranks duplicate candidates with a Ranking: offer it every open
+// case found near the report, and it keeps the best Limit, nearest and
+// newest first.
+func ExampleNewRanking() {
+	now := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+	underpass := geo.Point{Lat: 29.5128, Lon: 106.5035}
+	q := incident.NearbyQuery{Category: "waterlogging", Center: underpass, Meters: 250,
+		Since: now.Add(-72 * time.Hour), Now: now, Limit: 2}
+	rank := incident.NewRanking(q)
+	cases := map[uuid.UUID]string{}
+	for _, c := range []struct {
+		name   string
+		meters float64
+		age    time.Duration
+	}{
+		{"at the underpass, this morning", 20, 2 * time.Hour},
+		{"down the road, yesterday", 150, 26 * time.Hour},
+		{"at the underpass, last week", 10, 80 * time.Hour}, // before Since: not offered by a store
+		{"round the corner, just now", 60, 10 * time.Minute},
+		{"across the river", 900, time.Hour},
+	} {
+		id := uuid.New()
+		cases[id] = c.name
+		if c.age <= 72*time.Hour {
+			rank.Offer(id, geo.Destination(underpass, c.meters, 45), now.Add(-c.age))
+		}
+	}
+	for _, id := range rank.IDs() {
+		fmt.Println(cases[id])
+	}
+	fmt.Printf("score at 20 m, 2 h old: %.3f\n", incident.DuplicateScore(20, 250, 2*time.Hour, 72*time.Hour))
+	// Output:
+	// at the underpass, this morning
+	// round the corner, just now
+	// score at 20 m, 2 h old: 0.941
+}
