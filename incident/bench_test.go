@@ -15,6 +15,7 @@ import (
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/incident"
+	"github.com/govkit/govkit/internal/latency"
 	"github.com/govkit/govkit/region/regiontest"
 )
 
@@ -98,11 +99,12 @@ func BenchmarkReport(b *testing.B) {
 	ctx := access.WithActor(context.Background(), access.Actor{ID: "gm", Kind: access.GridMember, Scope: "500000", Roles: []string{"reporter"}})
 
 	var seq atomic.Int64
-	lat := make(chan []time.Duration, 64)
+	var lat latency.Recorder
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		r := rand.New(rand.NewPCG(uint64(seq.Add(1_000_000_000)), 7))
 		var mine []time.Duration
+		defer func() { lat.Add(mine) }()
 		for pb.Next() {
 			n := seq.Add(1)
 			rep := incident.Report{
@@ -120,19 +122,10 @@ func BenchmarkReport(b *testing.B) {
 			}
 			mine = append(mine, time.Since(start))
 		}
-		lat <- mine
 	})
 	b.StopTimer()
-	close(lat)
-	var all []time.Duration
-	for l := range lat {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "incidents/s")
-	if len(all) > 0 {
-		b.ReportMetric(float64(all[(len(all)-1)*99/100].Nanoseconds()), "p99-ns")
-	}
+	lat.ReportP99(b)
 }
 
 // isOutside reports a point in the gaps of the synthetic city, where the

@@ -1,12 +1,7 @@
 package main
 
 import (
-	"context"
-	"math/rand/v2"
-	"slices"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/govkit/govkit/bus"
 	"github.com/govkit/govkit/examples/district/sim"
@@ -46,45 +41,7 @@ func BenchmarkCreateAndRoute(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer in.Close()
-			benchIntake(b, in)
+			sim.Bench(b, in, 4, 11)
 		})
 	}
-}
-
-// benchIntake runs CreateAndRoute in parallel and reports incidents/s and
-// the 99th percentile latency.
-func benchIntake(b *testing.B, in *sim.Intake) {
-	ctx := context.Background()
-	var seq, orders atomic.Int64
-	lat := make(chan []time.Duration, 256)
-	b.SetParallelism(4)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		r := rand.New(rand.NewPCG(uint64(seq.Add(1<<40)), 11))
-		var mine []time.Duration
-		for pb.Next() {
-			rep := in.NewReport(r, seq.Add(1))
-			start := time.Now()
-			n, err := in.CreateAndRoute(ctx, rep)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			mine = append(mine, time.Since(start))
-			orders.Add(int64(n))
-		}
-		lat <- mine
-	})
-	b.StopTimer()
-	close(lat)
-	var all []time.Duration
-	for l := range lat {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "incidents/s")
-	if len(all) > 0 {
-		b.ReportMetric(float64(all[(len(all)-1)*99/100].Nanoseconds()), "p99-ns")
-	}
-	b.ReportMetric(float64(orders.Load())/float64(b.N), "orders/op")
 }

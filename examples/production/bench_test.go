@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	crand "crypto/rand"
-	"math/rand/v2"
-	"slices"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -79,38 +75,7 @@ func BenchmarkCreateAndRoute(b *testing.B) {
 			}
 			defer in.Close()
 
-			var seq, offered atomic.Int64
-			lat := make(chan []time.Duration, 256)
-			b.SetParallelism(8)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				r := rand.New(rand.NewPCG(uint64(seq.Add(1<<40)), 13))
-				var mine []time.Duration
-				for pb.Next() {
-					rep := in.NewReport(r, seq.Add(1))
-					start := time.Now()
-					n, err := in.CreateAndRoute(ctx, rep)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					mine = append(mine, time.Since(start))
-					offered.Add(int64(n))
-				}
-				lat <- mine
-			})
-			b.StopTimer()
-			close(lat)
-			var all []time.Duration
-			for l := range lat {
-				all = append(all, l...)
-			}
-			slices.Sort(all)
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "incidents/s")
-			if len(all) > 0 {
-				b.ReportMetric(float64(all[(len(all)-1)*99/100].Nanoseconds()), "p99-ns")
-			}
-			b.ReportMetric(float64(offered.Load())/float64(b.N), "orders/op")
+			sim.Bench(b, in, 8, 13)
 		})
 	}
 }
