@@ -553,30 +553,21 @@ func (s *IncidentStore) queryIncidents(ctx context.Context, sql string, args ...
 	})
 }
 
-// incidentOpenStatuses are the statuses for which Status.Open holds.
-var incidentOpenStatuses = func() []int16 {
-	var out []int16
+// openStatusSQL lists the statuses for which Status.Open holds, as SQL:
+// "(1, 2, …)". The queries of open cases name it literally, not as a
+// parameter, so that the planner can use the partial index whose predicate
+// it is (migration 0003) in a generic plan too.
+var openStatusSQL = func() string {
+	var parts []string
 	for st := incident.Reported; st <= incident.Evaluated; st++ {
 		if st.Open() {
-			out = append(out, int16(st))
+			parts = append(parts, strconv.Itoa(int(st)))
 		}
-	}
-	return out
-}()
-
-// openStatusSQL is incidentOpenStatuses as an SQL list, "(1, 2, …)". The
-// queries of open cases name it literally, not as a parameter, so that
-// the planner can use the partial index whose predicate it is
-// (migration 0003) in a generic plan too.
-var openStatusSQL = func() string {
-	parts := make([]string, len(incidentOpenStatuses))
-	for i, st := range incidentOpenStatuses {
-		parts[i] = strconv.Itoa(int(st))
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
 }()
 
-// Nearby implements incident.Store: the (category, cell) index narrows the
+// Nearby implements incident.Store: the open-case index narrows the
 // search to the cells around the centre, the exact distance, computed here
 // from the lat and lon columns, decides, and the candidates are ranked on
 // those columns and their report times; a second read fetches the whole
