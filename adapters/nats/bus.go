@@ -118,7 +118,8 @@ func (b *Bus) ensureStream(ctx context.Context) error {
 	for i, s := range o.Subjects {
 		ours[i] = o.Stream + ".*." + s
 	}
-	for range 3 {
+	var createErr error
+	for attempt := range 5 {
 		s, err := b.js.Stream(ctx, o.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			lanes := o.KeyLanes
@@ -128,6 +129,17 @@ func (b *Bus) ensureStream(ctx context.Context) error {
 			_, err = b.js.CreateStream(ctx, b.streamConfig(lanes, ours))
 			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 				continue // another process created it first: check it
+			}
+			if isSubjectOverlap(err) {
+				// nats-server 2.9 answers a concurrent create of the same
+				// stream this way while the first one is being set up; a
+				// genuinely overlapping stream gives the same answer every
+				// time, and that answer is returned after the last try.
+				createErr = err
+				if err := sleepCtx(ctx, time.Duration(attempt+1)*20*time.Millisecond); err != nil {
+					return fmt.Errorf("nats: create stream %s: %w", o.Stream, err)
+				}
+				continue
 			}
 			if err != nil {
 				return fmt.Errorf("nats: create stream %s: %w", o.Stream, err)
@@ -161,7 +173,30 @@ func (b *Bus) ensureStream(ctx context.Context) error {
 		b.lanes = lanes
 		return nil
 	}
+	if createErr != nil {
+		return fmt.Errorf("nats: create stream %s: %w", o.Stream, createErr)
+	}
 	return fmt.Errorf("nats: stream %s: created and deleted concurrently; try again", o.Stream)
+}
+
+// errCodeSubjectOverlap is JetStream's JSStreamSubjectOverlapErr, which
+// nats.go does not name.
+const errCodeSubjectOverlap jetstream.ErrorCode = 10065
+
+func isSubjectOverlap(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeSubjectOverlap
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (b *Bus) streamConfig(lanes int, subjects []string) jetstream.StreamConfig {

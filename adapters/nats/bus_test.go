@@ -413,6 +413,20 @@ func TestIncompatibleStream(t *testing.T) {
 	if _, err := nats.Open(ctx, nats.Options{URL: url, Stream: foreign}); !errors.Is(err, nats.ErrIncompatibleStream) {
 		t.Fatalf("Open on a foreign stream: %v", err)
 	}
+
+	// A foreign stream that already takes a new stream's subjects makes
+	// Open fail with the server's answer, after its retries.
+	claimed := natstest.StreamName()
+	squatter := natstest.StreamName()
+	t.Cleanup(func() { _ = natstest.DeleteStream(url, squatter) })
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: squatter, Subjects: []string{claimed + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = nats.Open(ctx, nats.Options{URL: url, Stream: claimed})
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10065 {
+		t.Fatalf("Open over a foreign stream's subjects: %v, want the subject-overlap API error", err)
+	}
 }
 
 func TestOpenRejectsBadOptions(t *testing.T) {
