@@ -40,10 +40,15 @@ type Penalty struct {
 // decides.
 const MaxFine = 100_000_000
 
-// ErrDuplicatePenalty: the case already holds a penalty with that decision
-// number. RecordPenalty returns it inside a *ReportError, so that a retry
-// of a call that did succeed can tell.
+// ErrDuplicatePenalty: the case already holds a different penalty with that
+// decision number (another amount, basis or payer, or recorded by someone
+// else). RecordPenalty returns it inside a *ReportError. Repeating a call
+// that succeeded is not a duplicate: it returns the case as it is.
 var ErrDuplicatePenalty = errors.New("incident: penalty decision already recorded")
+
+// errPenaltyRecorded stops a command whose penalty the case already holds,
+// recorded by the same actor: the call is a retry.
+var errPenaltyRecorded = errors.New("incident: penalty already recorded by this call")
 
 // Limits of a penalty's text fields, in bytes.
 const (
@@ -121,9 +126,14 @@ func checkPenalty(p Penalty) (Penalty, error) {
 // and becomes one of its handlers, so that whoever decided the fine does
 // not also verify the case. Penalties are recorded while the case is in
 // progress, disposed or under verification; in any other status the call
-// returns a *TransitionError. A malformed penalty, or a second one with
-// the same decision number (ErrDuplicatePenalty), returns a *ReportError.
-// Either way the case is unchanged.
+// returns a *TransitionError. A malformed penalty, or another penalty with
+// a decision number the case already holds (ErrDuplicatePenalty), returns
+// a *ReportError. Either way the case is unchanged.
+//
+// RecordPenalty is safe to retry: when the case already holds the same
+// penalty (decision, amount, basis and payer), recorded by the same actor,
+// it returns the case unchanged and nil, whatever the case's status now,
+// with no second timeline entry or event.
 //
 // The penalty goes on the timeline (action "penalty", with the decision and
 // the fine in the note) and is announced as EventPenalized, whose
@@ -133,15 +143,20 @@ func (s *Service) RecordPenalty(ctx context.Context, id uuid.UUID, p Penalty) (I
 	if err != nil {
 		return Incident{}, err
 	}
-	return s.command(ctx, id, ActionHandle, func(inc *Incident, actor string, now time.Time) (step, error) {
+	var held Incident // the case, when it holds this penalty already
+	inc, err := s.command(ctx, id, ActionHandle, func(inc *Incident, actor string, now time.Time) (step, error) {
+		if i := slices.IndexFunc(inc.Penalties, func(q Penalty) bool { return q.Decision == p.Decision }); i >= 0 {
+			if !inc.Penalties[i].sameAs(&p, actor) {
+				return step{}, &ReportError{Field: "penalty.decision", Reason: "already recorded on this case", Err: ErrDuplicatePenalty}
+			}
+			held = *inc
+			return step{}, errPenaltyRecorded
+		}
 		switch inc.Status {
 		case InProgress, Disposed, Verifying:
 		default:
 			return step{}, &TransitionError{ID: inc.ID, From: inc.Status, To: inc.Status,
 				Reason: "penalties are recorded while the case is in progress, disposed or under verification"}
-		}
-		if slices.ContainsFunc(inc.Penalties, func(q Penalty) bool { return q.Decision == p.Decision }) {
-			return step{}, &ReportError{Field: "penalty.decision", Reason: "already recorded on this case", Err: ErrDuplicatePenalty}
 		}
 		rec := p.clone() // a retry after a conflict runs this again
 		rec.DecidedBy, rec.DecidedAt = actor, now
@@ -152,4 +167,15 @@ func (s *Service) RecordPenalty(ctx context.Context, id uuid.UUID, p Penalty) (I
 			decision: rec.Decision, fine: rec.fine(),
 		}, nil
 	})
+	if errors.Is(err, errPenaltyRecorded) {
+		return held, nil
+	}
+	return inc, err
+}
+
+// sameAs reports whether q, as stored, is the penalty p (normalised by
+// checkPenalty) that actor records.
+func (q *Penalty) sameAs(p *Penalty, actor string) bool {
+	return q.Decision == p.Decision && q.Basis == p.Basis && q.Payer.Equal(p.Payer) &&
+		q.Amount.Cmp(&p.Amount) == 0 && q.DecidedBy == actor
 }

@@ -337,3 +337,50 @@ func TestCloneCopiesPenalties(t *testing.T) {
 	assert.Nil(t, incident.Incident{}.Clone().Penalties)
 	assert.NotNil(t, incident.Incident{Penalties: []incident.Penalty{}}.Clone().Penalties)
 }
+
+// A handler whose call timed out after the penalty was stored repeats it:
+// the repeat is answered with the case, not an error, and records nothing.
+// Only a true repeat is: another amount, basis or payer under the same
+// decision number, or the same penalty from someone else, is a duplicate.
+func TestRecordPenaltyRetry(t *testing.T) {
+	h := newHarness(t)
+	id := inProgress(t, h, "pen-retry", inStreet1)
+	first := must[incident.Incident](t)(h.svc.RecordPenalty(as(handler), id, fine(t, "九交执罚〔2024〕0601号", "2000")))
+	events := len(h.eventsOf(t, id))
+
+	again, err := h.svc.RecordPenalty(as(handler), id, fine(t, " 九交执罚〔2024〕0601号", "2000.00"))
+	require.NoError(t, err)
+	assert.Equal(t, first.Version, again.Version)
+	require.Len(t, again.Penalties, 1)
+	assert.Len(t, h.eventsOf(t, id), events, "a retry publishes nothing")
+
+	other := access.Actor{ID: "h-li", Kind: access.DepartmentHandler, Scope: "500001", Roles: []string{"handler"}}
+	differs := map[string]struct {
+		as access.Actor
+		p  func(*incident.Penalty)
+	}{
+		"amount":      {handler, func(p *incident.Penalty) { p.Amount = yuan(t, "2000.01") }},
+		"basis":       {handler, func(p *incident.Penalty) { p.Basis = "另一条款" }},
+		"no payer":    {handler, func(p *incident.Penalty) { p.Payer = pii.Data{} }},
+		"another one": {other, func(*incident.Penalty) {}},
+		"other payer": {handler, func(p *incident.Penalty) { p.Payer, _ = pii.NewName("另一家公司") }},
+	}
+	for name, tc := range differs {
+		p := fine(t, "九交执罚〔2024〕0601号", "2000")
+		tc.p(&p)
+		_, err := h.svc.RecordPenalty(as(tc.as), id, p)
+		assert.ErrorIs(t, err, incident.ErrDuplicatePenalty, name)
+	}
+
+	// The case moved on; the retry still finds its penalty.
+	must[incident.Incident](t)(h.svc.Dispose(as(handler), id, "truck stopped"))
+	must[incident.Incident](t)(h.svc.BeginVerification(as(district), id, ""))
+	must[incident.Incident](t)(h.svc.Verify(as(verifier), id, true, ""))
+	closed, err := h.svc.RecordPenalty(as(handler), id, fine(t, "九交执罚〔2024〕0601号", "2000"))
+	require.NoError(t, err)
+	assert.Equal(t, incident.Closed, closed.Status)
+	_, err = h.svc.RecordPenalty(as(handler), id, fine(t, "九交执罚〔2024〕0602号", "2000"))
+	assert.ErrorIs(t, err, incident.ErrInvalidTransition, "a new penalty on a closed case")
+	after := must[incident.Incident](t)(h.svc.Get(as(operator), id))
+	assert.Len(t, after.Penalties, 1)
+}
