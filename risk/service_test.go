@@ -171,6 +171,39 @@ func TestReadingsRaiseAndExpire(t *testing.T) {
 	require.ErrorIs(t, err, risk.ErrMissingInput)
 }
 
+// A tank's level sensor reports every few seconds and is nearly always in
+// no band: those readings must not write the point each time.
+func TestNormalReadingsWriteNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := admin()
+	p := mustCreate(t, f, ctx, tank("T-5", inA))
+	before, err := f.svc.Get(ctx, p.ID)
+	require.NoError(t, err)
+	events := len(f.bus.events(t))
+	for range 20 {
+		f.clk.Advance(5 * time.Second)
+		changed, err := f.svc.ObserveReading(ctx, risk.Reading{Sensor: "LT-T-5", Metric: "tank-level", Value: 40, At: f.clk.Now()})
+		require.NoError(t, err)
+		require.Empty(t, changed)
+	}
+	after, err := f.svc.Get(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, before.Version, after.Version)
+	require.Len(t, f.bus.events(t), events)
+
+	// The first reading in a band still writes, and the next normal one
+	// clears it.
+	changed, err := f.svc.ObserveReading(ctx, risk.Reading{Sensor: "LT-T-5", Metric: "tank-level", Value: 92, At: f.clk.Now()})
+	require.NoError(t, err)
+	require.Len(t, changed, 1)
+	f.clk.Advance(5 * time.Second)
+	changed, err = f.svc.ObserveReading(ctx, risk.Reading{Sensor: "LT-T-5", Metric: "tank-level", Value: 40, At: f.clk.Now()})
+	require.NoError(t, err)
+	require.Len(t, changed, 1)
+	require.Empty(t, changed[0].Signals)
+	require.Equal(t, before.Version+2, changed[0].Version)
+}
+
 // Readings that keep coming keep the signal: each refreshes its TTL, and
 // the point drops only a TTL after the last of them.
 func TestRefreshedReadingOutlivesItsFirstTTL(t *testing.T) {

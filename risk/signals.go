@@ -94,7 +94,9 @@ type Reading struct {
 // r.Sensor: a reading in a band raises (or replaces) the signal
 // "reading:<sensor>:<metric>", one in no band clears it. A reading older
 // than the signal it would replace is ignored, so late data never
-// overrides newer. It returns the points that changed. The actor — the
+// overrides newer. A reading in no band on a point without the signal
+// writes nothing: a sensor's normal stream costs a read per linked point,
+// not a write. It returns the points that changed. The actor — the
 // sensor system — needs ActionSignal in each point's grid.
 func (s *Service) ObserveReading(ctx context.Context, r Reading) ([]Point, error) {
 	switch {
@@ -134,7 +136,10 @@ func (s *Service) ObserveReading(ctx context.Context, r Reading) ([]Point, error
 				return errLate
 			}
 			if !in {
-				p.Signals = slices.DeleteFunc(p.Signals, func(x Signal) bool { return x.Key == key })
+				n := len(p.Signals)
+				if p.Signals = slices.DeleteFunc(p.Signals, func(x Signal) bool { return x.Key == key }); len(p.Signals) == n {
+					return errUnchanged // the usual reading: nothing to write
+				}
 				return nil
 			}
 			ttl := rule.TTL
@@ -152,7 +157,7 @@ func (s *Service) ObserveReading(ctx context.Context, r Reading) ([]Point, error
 			return nil
 		})
 		switch {
-		case errors.Is(err, errLate):
+		case errors.Is(err, errLate), errors.Is(err, errUnchanged):
 		case err != nil:
 			return changed, err
 		default:
@@ -162,7 +167,10 @@ func (s *Service) ObserveReading(ctx context.Context, r Reading) ([]Point, error
 	return changed, nil
 }
 
-var errLate = errors.New("risk: late reading")
+var (
+	errLate      = errors.New("risk: late reading")
+	errUnchanged = errors.New("risk: reading changes nothing")
+)
 
 func fmtFloat(f float64) string { return strings.TrimSuffix(fmt.Sprintf("%g", f), ".0") }
 
