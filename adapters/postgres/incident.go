@@ -572,6 +572,17 @@ var openStatusSQL = func() string {
 // from the lat and lon columns, decides, and the candidates are ranked on
 // those columns and their report times; a second read fetches the whole
 // case of only the best q.Limit.
+// nearbySQL probes the open-case index once per cell. With the cells as
+// "cell = ANY($2)" the planner, on a table whose statistics are stale
+// (any table in its first minute, before autovacuum analyzes it), bounds
+// the index scan by category alone and filters the cells from the heap,
+// reading every open case of the category in the city; OFFSET 0 keeps the
+// lateral subquery a per-cell probe whatever the statistics say.
+var nearbySQL = `SELECT i.id, i.lat, i.lon, i.reported_at FROM unnest($2::bigint[]) AS c(cell)
+	CROSS JOIN LATERAL (SELECT id, lat, lon, reported_at FROM govkit_incident
+		WHERE category = $1 AND cell = c.cell AND status IN ` + openStatusSQL + ` AND reported_at >= $3
+		OFFSET 0) AS i`
+
 func (s *IncidentStore) Nearby(ctx context.Context, q incident.NearbyQuery) ([]incident.Incident, error) {
 	rank := incident.NewRanking(q)
 	var (
@@ -579,9 +590,7 @@ func (s *IncidentStore) Nearby(ctx context.Context, q incident.NearbyQuery) ([]i
 		p  geo.Point
 		at time.Time
 	)
-	rows, err := s.db.pool.Query(ctx, `SELECT id, lat, lon, reported_at FROM govkit_incident
-		WHERE category = $1 AND cell = ANY($2::bigint[]) AND status IN `+openStatusSQL+` AND reported_at >= $3`,
-		q.Category, incident.Cells(q.Center, q.Meters), q.Since)
+	rows, err := s.db.pool.Query(ctx, nearbySQL, q.Category, incident.Cells(q.Center, q.Meters), q.Since)
 	if err == nil {
 		_, err = pgx.ForEachRow(rows, []any{&id, &p.Lat, &p.Lon, &at}, func() error {
 			rank.Offer(id, p, at)
@@ -595,16 +604,23 @@ func (s *IncidentStore) Nearby(ctx context.Context, q incident.NearbyQuery) ([]i
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	// Only the best are read in full. A case that closed between the two
-	// reads is left out.
-	rows, err = s.db.pool.Query(ctx, `SELECT id, doc FROM govkit_incident WHERE id = ANY($1::uuid[]) AND status IN `+openStatusSQL, ids)
+	// Only the best are read in full, by ID. A case that closed between
+	// the two reads is left out here rather than in SQL: "status IN (open)"
+	// in the WHERE lets the planner AND the ID lookups with a scan of the
+	// whole open-case index.
+	rows, err = s.db.pool.Query(ctx, `SELECT id, status, doc FROM govkit_incident WHERE id = ANY($1::uuid[])`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: read nearby incidents: %w", err)
 	}
 	docs := make(map[uuid.UUID][]byte, len(ids))
-	var doc []byte
-	if _, err := pgx.ForEachRow(rows, []any{&id, &doc}, func() error {
-		docs[id] = slices.Clone(doc)
+	var (
+		doc    []byte
+		status int16
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &status, &doc}, func() error {
+		if incident.Status(status).Open() {
+			docs[id] = slices.Clone(doc)
+		}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("postgres: read nearby incidents: %w", err)
