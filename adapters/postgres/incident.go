@@ -567,11 +567,6 @@ var openStatusSQL = func() string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }()
 
-// Nearby implements incident.Store: the open-case index narrows the
-// search to the cells around the centre, the exact distance, computed here
-// from the lat and lon columns, decides, and the candidates are ranked on
-// those columns and their report times; a second read fetches the whole
-// case of only the best q.Limit.
 // nearbySQL probes the open-case index once per cell. With the cells as
 // "cell = ANY($2)" the planner, on a table whose statistics are stale
 // (any table in its first minute, before autovacuum analyzes it), bounds
@@ -583,6 +578,11 @@ var nearbySQL = `SELECT i.id, i.lat, i.lon, i.reported_at FROM unnest($2::bigint
 		WHERE category = $1 AND cell = c.cell AND status IN ` + openStatusSQL + ` AND reported_at >= $3
 		OFFSET 0) AS i`
 
+// Nearby implements incident.Store: the open-case index narrows the
+// search to the cells around the centre, the exact distance, computed here
+// from the lat and lon columns, decides, and the candidates are ranked on
+// those columns and their report times; a second read fetches the whole
+// case of only the best q.Limit.
 func (s *IncidentStore) Nearby(ctx context.Context, q incident.NearbyQuery) ([]incident.Incident, error) {
 	rank := incident.NewRanking(q)
 	var (
