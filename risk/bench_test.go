@@ -144,3 +144,29 @@ func BenchmarkEvacuationPlan50k(b *testing.B) {
 	b.ReportMetric(float64(len(lat))/total.Seconds(), "plans/s")
 	b.ReportMetric(float64(percentile(lat, 0.99).Nanoseconds()), "p99-ns")
 }
+
+// BenchmarkObserveReading: the tank-level readings of 1,000 tanks, each
+// linked to its risk point, nearly all in no band (one in a hundred
+// crosses the 90% threshold and the next clears it again), as a depot's
+// gauges report all day.
+func BenchmarkObserveReading(b *testing.B) {
+	f := newFixture(b)
+	ctx := admin()
+	const tanks = 1000
+	for i := range tanks {
+		mustCreate(b, f, ctx, tank(fmt.Sprintf("B%04d", i), inA))
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		level := 40 + r.Float64()*30
+		if i%100 == 0 {
+			level = 95
+		}
+		f.clk.Advance(time.Millisecond)
+		if _, err := f.svc.ObserveReading(ctx, risk.Reading{Sensor: fmt.Sprintf("LT-B%04d", i%tanks), Metric: "tank-level", Value: level, At: f.clk.Now()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+}
