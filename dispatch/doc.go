@@ -64,7 +64,15 @@
 // on-time sign-for and completion, rework and satisfaction, ranked in five
 // colours. Every change is published on the bus under
 // gov.<city>.<district>.<street>.dispatch.<event>, so city, district and
-// street centres can run as separate deployments; Notifier offers work and
-// sends reminders (MemoryNotifier; Webhook with signed payloads and
-// retries). Every command asks the access layer's authorizer.
+// street centres can run as separate deployments, each subscribed to its
+// own subtree. A work order's events go under the jurisdiction of the
+// body it is for — gov.<city>.<district>.dispatch.<event> for a district
+// bureau, gov.<city>.dispatch.<event> for a city department — so that in
+// S16 the street team of the district that owns the truck's site sees the
+// order for a case filmed in another district; events about a whole case
+// (EventCaseDisposed, EventNoRoute) go under the case's place, and every
+// payload's Path is the case's. Config.Regions gives the bodies' places;
+// without it only the case's path is known (see its field). Notifier
+// offers work and sends reminders (MemoryNotifier; Webhook with signed
+// payloads and retries). Every command asks the access layer's authorizer.
 package dispatch

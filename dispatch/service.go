@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +64,24 @@ type Config struct {
 	// return ping-pong.
 	MaxReturns    int
 	SubjectPrefix string // default "gov"
-	Logger        *slog.Logger
+	// Regions places each body's jurisdiction in the hierarchy (a
+	// *region.Hierarchy will do), so that a work order's events go out
+	// under the path of the body it is for, wherever the case lies: the
+	// street team of another district, subscribed to its own street, sees
+	// the orders addressed to it. NewService refuses a body whose
+	// jurisdiction Regions lacks. Without it the service knows only the
+	// case's path: an order's events go under that path cut at the body's
+	// jurisdiction when the jurisdiction lies on it, and under the whole
+	// case path otherwise — so deployments whose rules route across
+	// districts (asset rules, named bodies elsewhere) should set it.
+	Regions RegionPaths
+	Logger  *slog.Logger
+}
+
+// RegionPaths gives the path from the top of the hierarchy down to a
+// unit, the unit last; *region.Hierarchy implements it.
+type RegionPaths interface {
+	Path(code region.Code) ([]region.Code, error)
 }
 
 // Service runs work orders: it routes cases to bodies, offers the branches,
@@ -85,6 +103,7 @@ type Service struct {
 	cfg       Config
 	log       *slog.Logger
 	due       *deadline.Scheduler[uuid.UUID]
+	bodyPaths map[string][]region.Code // from Config.Regions; nil without it
 
 	relay *relay.Relay // nil without a bus
 }
@@ -105,6 +124,10 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	pbs, err := newPlaybooks(cfg.Router.org, cfg.Playbooks)
+	if err != nil {
+		return nil, err
+	}
+	bodyPaths, err := newBodyPaths(cfg.Router.org, cfg.Regions)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +155,7 @@ func NewService(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, router: cfg.Router, az: cfg.Authorizer, pub: cfg.Bus, notifier: cfg.Notifier,
 		roster: cfg.Roster, clk: cfg.Clock, cal: cfg.Calendar, policies: ps, playbooks: pbs, cfg: cfg, log: cfg.Logger,
+		bodyPaths: bodyPaths,
 	}
 	s.due = deadline.New(s.clk, s.check)
 	if cfg.Bus != nil {
@@ -330,7 +354,15 @@ type OrderEvent struct {
 }
 
 // Subject returns the subject of a dispatch event:
-// <prefix>.<city>.<district>.<street>.dispatch.<event>.
+// <prefix>.<city>.<district>.<street>.dispatch.<event> from the first
+// three codes of path, fewer when path is shorter. The Service publishes
+// a work order's events under the path of the body the order is for (see
+// Config.Regions): a district bureau's as <prefix>.<city>.<district>.dispatch.<event>,
+// a city department's as <prefix>.<city>.dispatch.<event>. Events about a
+// whole case (EventCaseDisposed, EventNoRoute) go under the case's path.
+// To receive every dispatch event, subscribe to <prefix>.> and read the
+// "govkit-kind" header: <prefix>.*.*.*.dispatch.> misses the shorter
+// subjects.
 func Subject(prefix string, path []region.Code, event string) string {
 	var b strings.Builder
 	b.WriteString(prefix)
@@ -359,9 +391,49 @@ func (s *Service) event(ch *Change, o *WorkOrder, name string, from OrderStatus,
 	if from != 0 && from != o.Status {
 		e.From = from.String()
 	}
-	return s.appendEvent(ch, o.Case, o.Path, e)
+	return s.appendEvent(ch, o.Case, s.subjectPath(o), e)
 }
 
+// newBodyPaths looks up every body's path in regions once, so that
+// publishing an event needs no lookup.
+func newBodyPaths(org *Org, regions RegionPaths) (map[string][]region.Code, error) {
+	if regions == nil {
+		return nil, nil
+	}
+	bodies := org.Bodies()
+	paths := make(map[string][]region.Code, len(bodies))
+	for _, b := range bodies {
+		p, err := regions.Path(b.Jurisdiction)
+		if err != nil {
+			return nil, fmt.Errorf("%w: body %q: jurisdiction %s is not in Config.Regions: %w", ErrInvalidCommand, b.ID, b.Jurisdiction, err)
+		}
+		if len(p) == 0 || p[len(p)-1] != b.Jurisdiction {
+			return nil, fmt.Errorf("%w: body %q: Config.Regions gives path %v for %s, which does not end there", ErrInvalidCommand, b.ID, p, b.Jurisdiction)
+		}
+		paths[b.ID] = p
+	}
+	return paths, nil
+}
+
+// subjectPath returns the region path the events of o go under: that of
+// the body o is for now (after a reassignment, the new order's body), so
+// the body's own centre sees its work. OrderEvent.Path stays the case's.
+func (s *Service) subjectPath(o *WorkOrder) []region.Code {
+	if p, ok := s.bodyPaths[o.Body]; ok {
+		return p
+	}
+	b, err := s.router.org.Body(o.Body)
+	if err != nil {
+		return o.Path // a body of an older organisation: all we know is the case
+	}
+	if i := slices.Index(o.Path, b.Jurisdiction); i >= 0 {
+		return o.Path[:i+1]
+	}
+	return o.Path
+}
+
+// appendEvent appends e to ch under path: the body's for an order's
+// events, the case's for a case's.
 func (s *Service) appendEvent(ch *Change, key string, path []region.Code, e OrderEvent) error {
 	data, err := json.Marshal(e)
 	if err != nil {

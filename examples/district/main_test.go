@@ -82,6 +82,9 @@ func TestDistrictDay(t *testing.T) {
 	assert.Positive(t, s.Total.BundlesDone)
 	assert.Positive(t, s.Total.Codes)
 	assert.Positive(t, s.WorkOrders)
+	// Orders of city and district bodies go out under shorter subjects
+	// than a street team's; the dispatch desk must see them all.
+	assert.Equal(t, int64(s.WorkOrders), s.Offers, "offers the dispatch desk received")
 	assert.LessOrEqual(t, s.Total.BundlesDone, s.Total.BundlesStarted)
 }
 

@@ -8,11 +8,14 @@
 // construction site in Jiulongpo (500107), and an asset rule sends the case
 // across the district line: Jiulongpo's transport enforcement detachment
 // leads, its city-management bureau co-handles, and Shiqiaopu street's
-// enforcement team goes to the site. Their work orders reach Jiulongpo's
-// centre, are signed for, handled and done; the detachment records its
-// 2,000 yuan fine on the case file (RecordPenalty); the case is disposed,
-// verified by a Banan grid member (not the handler), closed and evaluated,
-// and its timeline's hash chain verifies.
+// enforcement team goes to the site. Their work orders go out under the
+// bodies' own jurisdictions, so they reach Jiulongpo's centre and
+// Shiqiaopu's, each subscribed to its own subtree of the bus, while Banan's
+// centre hears only that its case was disposed. They are signed for,
+// handled and done; the detachment records its 2,000 yuan fine on the case
+// file (RecordPenalty); the case is disposed, verified by a Banan grid
+// member (not the handler), closed and evaluated, and its timeline's hash
+// chain verifies.
 //
 // Incident and dispatch never import each other: two bus subscribers in
 // this program carry a registration to dispatch and dispatch's progress
@@ -58,7 +61,7 @@ type Result struct {
 	Incident   uuid.UUID
 	ReportedIn region.Code // the district whose camera saw the truck
 	Bodies     []string    // bodies given work orders, lead first
-	Inbox      []string    // bodies whose offers reached Jiulongpo's centre
+	Inbox      []string    // bodies whose offers reached Jiulongpo's centre, on gov.500000.500107.>
 	Denied     error       // a handler's attempt on another department's order
 	Status     incident.Status
 	Resolution incident.Resolution
@@ -68,6 +71,11 @@ type Result struct {
 	Fine       incident.Penalty // as the case file holds it
 	Elapsed    time.Duration    // from the report to closure
 	Timeline   []incident.Entry
+	// StreetInbox holds the orders offered on Shiqiaopu's subtree,
+	// gov.500000.500107.500107001.>, and BananSaw the dispatch events on
+	// Banan's, gov.500000.500113.>.
+	StreetInbox []uuid.UUID
+	BananSaw    []string
 	// The stores, for the test to look into.
 	Incidents incident.Store
 	Orders    dispatch.Store
@@ -164,8 +172,9 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	desk := &centreDesk{log: log, org: org, district: "500107"}
-	orders, err := dispatch.NewService(dispatch.Config{Router: router, Authorizer: az, Bus: b, Notifier: desk, Clock: clk,
+	// Regions places each body, so that its orders go out under its own
+	// jurisdiction rather than the case's.
+	orders, err := dispatch.NewService(dispatch.Config{Router: router, Authorizer: az, Bus: b, Clock: clk, Regions: regions,
 		Policies: []dispatch.Policy{{Category: "muck-truck-overload", SignFor: time.Hour, ReturnWindow: time.Hour, Complete: 16 * time.Hour,
 			RemindEvery: 30 * time.Minute, Reminders: 2, EscalateEvery: 2 * time.Hour}}})
 	if err != nil {
@@ -182,6 +191,22 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	}
 	if _, err := incidents.FollowDispatch(bridge, b, "incident-bridge"); err != nil {
 		return res, err
+	}
+	// Three centres' screens, each on its own subtree.
+	jlpScreen := &centre{name: "Jiulongpo centre", log: log}
+	sqpScreen := &centre{name: "Shiqiaopu centre", log: log}
+	bnScreen := &centre{name: "Banan centre", log: log}
+	for _, c := range []struct {
+		pattern, group string
+		screen         *centre
+	}{
+		{"gov.500000.500107.>", "jlp-centre", jlpScreen},
+		{"gov.500000.500107.500107001.>", "sqp-centre", sqpScreen},
+		{"gov.500000.500113.>", "bn-centre", bnScreen},
+	} {
+		if _, err := b.Subscribe(ctx, c.pattern, c.group, log.handler(c.screen.handle)); err != nil {
+			return res, err
+		}
 	}
 	settle := func() error {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -320,7 +345,19 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 
 	res.Status, res.Resolution, res.Handlers, res.Rating = inc.Status, inc.Resolution, inc.Handlers, inc.Rating
 	res.Elapsed = inc.Times.Closed.Sub(inc.Times.Reported)
-	res.Inbox = desk.offers()
+	for _, e := range jlpScreen.events() {
+		if e.Event == dispatch.EventOffered {
+			res.Inbox = append(res.Inbox, e.Body)
+		}
+	}
+	for _, e := range sqpScreen.events() {
+		if e.Event == dispatch.EventOffered {
+			res.StreetInbox = append(res.StreetInbox, e.Order)
+		}
+	}
+	for _, e := range bnScreen.events() {
+		res.BananSaw = append(res.BananSaw, e.Event)
+	}
 	if res.Timeline, err = incidents.Timeline(banan, id); err != nil {
 		return res, err
 	}

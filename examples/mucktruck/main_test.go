@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/apd/v3"
+	"github.com/google/uuid"
 	"github.com/govkit/govkit/access"
 	"github.com/govkit/govkit/dispatch"
 	"github.com/govkit/govkit/incident"
@@ -24,7 +25,8 @@ func TestMuckTruck(t *testing.T) {
 	// Seen in Banan, handled in Jiulongpo: the asset rule beat the area rule.
 	assert.Equal(t, region.Code("500113"), res.ReportedIn)
 	assert.Equal(t, []string{"jlp-transport", "jlp-urban", "sqp-enforce"}, res.Bodies, "lead first, then the co-handlers")
-	assert.ElementsMatch(t, res.Bodies, res.Inbox, "every offer reached Jiulongpo's centre")
+	assert.ElementsMatch(t, res.Bodies, res.Inbox, "every offer reached Jiulongpo's centre on its own subtree")
+	assert.Equal(t, []string{dispatch.EventCaseDisposed}, res.BananSaw, "Banan's centre is offered none of the work, only told the case is disposed")
 	assert.ErrorIs(t, res.Denied, access.ErrDenied, "a handler cannot sign for another department's order")
 
 	// The case file, as stored: closed as fixed, evaluated, verified by
@@ -64,6 +66,9 @@ func TestMuckTruck(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, dispatch.Done, o.Status, o.Body)
 		assert.NotEmpty(t, o.Responder, o.Body)
+		if o.Body == "sqp-enforce" {
+			assert.Equal(t, []uuid.UUID{o.ID}, res.StreetInbox, "the street team's subtree receives the offer of its order, and no other")
+		}
 	}
 
 	// The fine, in decimals, on the stored case file; its payer masked.

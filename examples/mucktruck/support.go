@@ -13,34 +13,36 @@ import (
 	"github.com/govkit/govkit/region"
 )
 
-// centreDesk is how offers reach a district centre: dispatch notifies the
-// body, and the desk keeps those of bodies in its district. Subjects carry
-// the case's place (Banan), so Jiulongpo's centre cannot find this work by
-// subscribing to its own subtree.
-type centreDesk struct {
-	log      *logger
-	org      *dispatch.Org
-	district region.Code
-	mu       sync.Mutex
-	inbox    []string
+// centre is a command centre's screen: subscribed to its own subtree of
+// the bus, it keeps the dispatch events it receives.
+type centre struct {
+	name string
+	log  *logger
+	mu   sync.Mutex
+	seen []dispatch.OrderEvent
 }
 
-func (d *centreDesk) Notify(_ context.Context, n dispatch.Notification) error {
-	b, err := d.org.Body(n.To)
-	if err != nil || n.Kind != dispatch.NotifyOffer || !b.Jurisdiction.Within(d.district) {
-		return nil
+func (c *centre) handle(_ context.Context, m bus.Message) error {
+	if m.Headers["govkit-kind"] != "dispatch" {
+		return nil // incident events of the case share Banan's subtree
 	}
-	d.mu.Lock()
-	d.inbox = append(d.inbox, b.ID)
-	d.mu.Unlock()
-	d.log.printf("  Jiulongpo centre: work for %s, sign for by %s", b.Name, n.Deadline.In(cst).Format("01-02 15:04"))
+	e, err := dispatch.DecodeEvent(m)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.seen = append(c.seen, e)
+	c.mu.Unlock()
+	if e.Event == dispatch.EventOffered {
+		c.log.printf("  %s: work for %s, done by %s", c.name, e.Body, e.Deadline.In(cst).Format("01-02 15:04"))
+	}
 	return nil
 }
 
-func (d *centreDesk) offers() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.inbox...)
+func (c *centre) events() []dispatch.OrderEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]dispatch.OrderEvent(nil), c.seen...)
 }
 
 // logger serialises output from the main goroutine and the subscribers,

@@ -180,7 +180,7 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	dispatcher, err := dispatch.NewService(dispatch.Config{Router: router, Authorizer: pol, Bus: b, Clock: clk})
+	dispatcher, err := dispatch.NewService(dispatch.Config{Router: router, Authorizer: pol, Bus: b, Clock: clk, Regions: regions})
 	if err != nil {
 		return res, err
 	}

@@ -157,7 +157,7 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	defer risks.Shutdown()
 
 	// Dispatch: the departments and the burst playbook; the repair crews.
-	orders, err := dispatchService(az, b, clk)
+	orders, err := dispatchService(az, b, clk, regions)
 	if err != nil {
 		return res, err
 	}

@@ -98,7 +98,7 @@ func riskService(ctx context.Context, regions *region.Hierarchy, az access.Autho
 // dispatchService knows the departments and the burst playbook: confirm,
 // shut the valve, control traffic, tell residents, send a tanker to
 // critical users, protect telecom lines, repair, restore the road, verify.
-func dispatchService(az access.Authorizer, b bus.Publisher, clk clock.Clock) (*dispatch.Service, error) {
+func dispatchService(az access.Authorizer, b bus.Publisher, clk clock.Clock, regions *region.Hierarchy) (*dispatch.Service, error) {
 	org, err := dispatch.NewOrg([]dispatch.Body{
 		{ID: "cq-water", Name: "Chongqing Water Group, Jiulongpo branch", Function: "water", Jurisdiction: "500107"},
 		{ID: "jlp-traffic", Name: "Jiulongpo Traffic Police Detachment", Function: "traffic-police", Jurisdiction: "500107"},
@@ -129,7 +129,7 @@ func dispatchService(az access.Authorizer, b bus.Publisher, clk clock.Clock) (*d
 			{ID: "restore-road", Name: "restore the road surface", Handler: district("road"), After: []string{"repair", "traffic"}, When: when("road")},
 			{ID: "verify", Name: "check supply and reopen", Handler: street, After: []string{"repair", "restore-road", "residents", "tanker", "telecom"}},
 		}}
-	return dispatch.NewService(dispatch.Config{Router: router, Authorizer: az, Bus: b, Clock: clk, Playbooks: []dispatch.Playbook{pb},
+	return dispatch.NewService(dispatch.Config{Router: router, Authorizer: az, Bus: b, Clock: clk, Regions: regions, Playbooks: []dispatch.Playbook{pb},
 		Policies: []dispatch.Policy{{Category: "water-main-burst", SignFor: 15 * time.Minute, ReturnWindow: 10 * time.Minute,
 			Complete: 12 * time.Hour, RemindEvery: 10 * time.Minute, Reminders: 2, EscalateEvery: time.Hour}}})
 }

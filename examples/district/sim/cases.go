@@ -141,6 +141,9 @@ func (s *system) alarmDesk(ctx context.Context, m bus.Message) error {
 // the nearest free responder, returned branches reassigned by the street
 // centre, and a disposed case handed back to the incident side.
 func (s *system) dispatchDesk(ctx context.Context, m bus.Message) error {
+	if m.Headers["govkit-kind"] != "dispatch" {
+		return nil
+	}
 	e, err := dispatch.DecodeEvent(m)
 	if err != nil {
 		return nil
@@ -149,6 +152,7 @@ func (s *system) dispatchDesk(ctx context.Context, m bus.Message) error {
 	case "escalated", "sign-for-overdue":
 		s.escalated.Add(1)
 	case "offered":
+		s.offers.Add(1)
 		_, key, err := s.caseKey(ctx, e.Case)
 		if err != nil {
 			s.fail("offered", err)

@@ -60,7 +60,7 @@ func NewIntake(cfg Config, back Backend) (*Intake, error) {
 			Complete: c.complete, RemindEvery: 10 * time.Minute, Reminders: 2, EscalateEvery: time.Hour})
 	}
 	in.dispatch, err = dispatch.NewService(dispatch.Config{Store: back.Dispatch, Router: w.router, Authorizer: pol, Bus: pub,
-		Clock: clock.Real(), Calendar: cal, Policies: policies, Playbooks: []dispatch.Playbook{burstPlaybook()}})
+		Clock: clock.Real(), Calendar: cal, Policies: policies, Playbooks: []dispatch.Playbook{burstPlaybook()}, Regions: w.regions})
 	if err != nil {
 		in.incidents.Shutdown()
 		return nil, err

@@ -183,6 +183,7 @@ type Summary struct {
 	Readings      int64 // sensor readings ingested
 	Alarms        int64 // alarms raised
 	WorkOrders    int   // work orders offered
+	Offers        int64 // offers the dispatch desk received: all of them, at every tier
 	Escalations   int64 // reminders and escalations of late work orders
 	Notifications int64 // offers, reminders and escalations sent to bodies
 
@@ -246,7 +247,7 @@ func (s *system) summary(ctx context.Context, end time.Time) (Summary, error) {
 		Devices: s.fleet.reg.Len(), Responders: s.responders.Len(),
 		Reports: int(s.reports.Load()), Opened: int(s.opened.Load()), AutoMerged: int(s.autoMerged.Load()),
 		Replayed: int(s.replayed.Load()), Refused: int(s.refused.Load()),
-		Events: s.events.Load(), Readings: s.readings.Load(), Alarms: s.alarms.Load(), Escalations: s.escalated.Load(), Notifications: s.notices.n.Load(),
+		Events: s.events.Load(), Readings: s.readings.Load(), Alarms: s.alarms.Load(), Escalations: s.escalated.Load(), Offers: s.offers.Load(), Notifications: s.notices.n.Load(),
 		Bodies: map[string]int{},
 	}
 	for _, st := range s.w.streets {

@@ -125,6 +125,7 @@ type system struct {
 	readings   atomic.Int64
 	alarms     atomic.Int64
 	escalated  atomic.Int64
+	offers     atomic.Int64
 	closed     atomic.Int64
 	bundles    atomic.Int64
 	issued     atomic.Int64
@@ -198,7 +199,7 @@ func newSystem(w *world, back Backend) (*system, error) {
 	}
 	if s.dispatch, err = dispatch.NewService(dispatch.Config{
 		Store: back.Dispatch, Router: w.router, Authorizer: s.policy, Bus: pub, Notifier: s.notices, Roster: roster,
-		Clock: s.clk, Calendar: s.cal, Policies: policies, Playbooks: []dispatch.Playbook{burstPlaybook()}, Logger: log,
+		Clock: s.clk, Calendar: s.cal, Policies: policies, Playbooks: []dispatch.Playbook{burstPlaybook()}, Regions: w.regions, Logger: log,
 	}); err != nil {
 		return nil, err
 	}
@@ -288,7 +289,11 @@ func (s *system) subscribe(ctx context.Context) error {
 		// Sensor alarms become incidents.
 		{"gov.*.*.*.sensor.alarm.raised", "alarm-desk", s.alarmDesk},
 		// Dispatch events: offers to sign for, returns, disposed cases.
-		{"gov.*.*.*.dispatch.>", "dispatch-desk", s.dispatchDesk},
+		// An order's events go under its body's jurisdiction, which for a
+		// district bureau or the city centre is shorter than a street's:
+		// the desk takes everything and keeps what its header says is
+		// dispatch's.
+		{"gov.>", "dispatch-desk", s.dispatchDesk},
 		// Hazardous cases raise the risk points around them (incident → risk).
 		{"gov.*.*.*.incident.>", "risk-watch", s.risk.Handler(actorRisk, s.decodeHazard)},
 		{"gov.*.*.*.risk.level-changed", "risk-board", s.riskBoard},
