@@ -86,7 +86,14 @@
 // Two applications clash when they are on the same segment or their
 // sites lie within ClashRules.Buffer of each other, and their windows
 // overlap once stretched by ClashRules.Slack. ClashIndex (an R-tree over
-// the sites) answers this per application; DetectClashes groups
+// the sites) answers this per application. ApplyExcavation builds one
+// over the candidates alone: the open works on the new application's
+// segment, and those whose sites' boxes meet the new site's box grown by
+// the buffer (ExcavationQuery.Near, which each store answers from a
+// spatial index). So the cost of an application grows with the works
+// near it and on its segment, not with those open across the city, and
+// it finds exactly the clashes a check against every open work would.
+// DetectClashes groups
 // applications connected by clashes, flags those inside a moratorium, and
 // names a lead promoter (an emergency's, else the one with the most
 // works). Coordinate turns each group into a proposed JointExcavation;

@@ -9,19 +9,27 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/internal/memoutbox"
 	"github.com/hashicorp/go-memdb"
+	"github.com/tidwall/rtree"
 )
 
 // MemoryStore is the in-memory Store on go-memdb: applications indexed by
 // ID, idempotency key, applicant and the departments holding them;
-// excavations by ID, key and segment; joint excavations and moratoria by
-// ID and segment. The outbox sits beside them under the same lock, so a
-// change and its events commit together.
+// excavations by ID, key and segment, and their sites' bounding boxes in
+// an R-tree beside the database (ExcavationQuery.Near); joint excavations
+// and moratoria by ID and segment. The outbox and the R-tree sit beside
+// the database under the same lock, so a change, its sites and its events
+// commit together.
 type MemoryStore struct {
 	db     *memdb.MemDB
-	mu     sync.RWMutex // one writer at a time; guards the outbox
+	mu     sync.RWMutex // one writer at a time; guards the outbox and sites
 	outbox memoutbox.Outbox
+	// sites holds the excavation rows that have a site, by its bounding
+	// box. A change edits a copy-on-write copy and swaps it in when it
+	// commits, so a failed change leaves the tree as it was.
+	sites *rtree.RTreeG[*excavationRow]
 }
 
 type row interface {
@@ -48,6 +56,18 @@ type excavationRow struct {
 	Key     string
 	Segment string
 	E       *Excavation
+	box     geo.BBox // the site's, if boxed
+	boxed   bool
+}
+
+func newExcavationRow(e *Excavation) *excavationRow {
+	r := &excavationRow{ID: e.ID[:], Key: e.Key, Segment: e.Segment, E: e}
+	r.box, r.boxed = siteBox(e.Site)
+	return r
+}
+
+func boxCorners(b geo.BBox) (lo, hi [2]float64) {
+	return [2]float64{b.MinLon, b.MinLat}, [2]float64{b.MaxLon, b.MaxLat}
 }
 
 type jointRow struct {
@@ -117,7 +137,7 @@ func NewMemoryStore() *MemoryStore {
 	if err != nil {
 		panic(fmt.Sprintf("permit: memdb schema: %v", err)) // a bug in the schema above
 	}
-	return &MemoryStore{db: db}
+	return &MemoryStore{db: db, sites: &rtree.RTreeG[*excavationRow]{}}
 }
 
 func templateKey(id string, version int) string { return fmt.Sprintf("%s\x00%010d", id, version) }
@@ -137,18 +157,22 @@ func checkVersion(what string, want, have int64, exists bool) error {
 	return nil
 }
 
-// put checks the version of r against the stored row and inserts it.
-func put(txn *memdb.Txn, table, what string, id uuid.UUID, r row) error {
-	have, exists := int64(0), false
-	if cur, err := txn.First(table, "id", id); err != nil {
-		return err
-	} else if cur != nil {
-		have, exists = cur.(row).rowVersion(), true
+// put checks the version of r against the stored row and inserts it. It
+// returns the row r replaces, if any.
+func put(txn *memdb.Txn, table, what string, id uuid.UUID, r row) (row, error) {
+	cur, err := txn.First(table, "id", id)
+	if err != nil {
+		return nil, err
+	}
+	prev, _ := cur.(row)
+	have, exists := int64(0), prev != nil
+	if exists {
+		have = prev.rowVersion()
 	}
 	if err := checkVersion(what+" "+id.String(), r.rowVersion(), have, exists); err != nil {
-		return err
+		return nil, err
 	}
-	return txn.Insert(table, r)
+	return prev, txn.Insert(table, r)
 }
 
 // claimKey fails if key is held by a record other than id.
@@ -194,28 +218,43 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 			return err
 		}
 		r := &applicationRow{ID: a.ID[:], Key: a.Key, Applicant: a.Applicant, Depts: a.reviewDepartments(), A: &a}
-		if err := put(txn, "application", "application", a.ID, r); err != nil {
+		if _, err := put(txn, "application", "application", a.ID, r); err != nil {
 			return err
 		}
+	}
+	var sites *rtree.RTreeG[*excavationRow]
+	if len(c.Excavations) > 0 {
+		sites = s.sites.Copy()
 	}
 	for i := range c.Excavations {
 		e := c.Excavations[i].Clone()
 		if err := claimKey(txn, "excavation", e.Key, e.ID); err != nil {
 			return err
 		}
-		if err := put(txn, "excavation", "excavation", e.ID, &excavationRow{ID: e.ID[:], Key: e.Key, Segment: e.Segment, E: &e}); err != nil {
+		r := newExcavationRow(&e)
+		old, err := put(txn, "excavation", "excavation", e.ID, r)
+		if err != nil {
 			return err
+		}
+		// The row replaced may be one this change wrote: it is in sites.
+		if old, _ := old.(*excavationRow); old != nil && old.boxed {
+			lo, hi := boxCorners(old.box)
+			sites.Delete(lo, hi, old)
+		}
+		if r.boxed {
+			lo, hi := boxCorners(r.box)
+			sites.Insert(lo, hi, r)
 		}
 	}
 	for i := range c.Joints {
 		j := c.Joints[i].Clone()
-		if err := put(txn, "joint", "joint excavation", j.ID, &jointRow{ID: j.ID[:], J: &j}); err != nil {
+		if _, err := put(txn, "joint", "joint excavation", j.ID, &jointRow{ID: j.ID[:], J: &j}); err != nil {
 			return err
 		}
 	}
 	for i := range c.Moratoria {
 		m := c.Moratoria[i]
-		if err := put(txn, "moratorium", "moratorium", m.ID, &moratoriumRow{ID: m.ID[:], Segment: m.Segment, M: &m}); err != nil {
+		if _, err := put(txn, "moratorium", "moratorium", m.ID, &moratoriumRow{ID: m.ID[:], Segment: m.Segment, M: &m}); err != nil {
 			return err
 		}
 	}
@@ -227,6 +266,9 @@ func (s *MemoryStore) Apply(ctx context.Context, c Change) error {
 		events[m.ID] = true
 	}
 	txn.Commit()
+	if sites != nil {
+		s.sites = sites
+	}
 	s.outbox.Add(c.Events...)
 	return nil
 }
@@ -326,10 +368,25 @@ func (s *MemoryStore) ExcavationByKey(ctx context.Context, key string) (Excavati
 	return r.(*excavationRow).E.Clone(), nil
 }
 
-// Excavations implements Store.
+// Excavations implements Store. A query with Near and no Segment reads
+// the R-tree of sites; one with a segment, that segment's works.
 func (s *MemoryStore) Excavations(ctx context.Context, q ExcavationQuery) (ExcavationPage, error) {
 	if err := q.Validate(); err != nil {
 		return ExcavationPage{}, err
+	}
+	if q.Near != (geo.BBox{}) && q.Segment == "" {
+		var hits []*Excavation
+		lo, hi := boxCorners(q.Near)
+		s.mu.RLock()
+		s.sites.Search(lo, hi, func(_, _ [2]float64, r *excavationRow) bool {
+			if bytes.Compare(r.ID, q.After[:]) > 0 && q.Matches(r.E) {
+				hits = append(hits, r.E)
+			}
+			return true
+		})
+		s.mu.RUnlock()
+		out, next := pageOf(hits, false, q.Limit, Excavation.Clone, func(e *Excavation) uuid.UUID { return e.ID })
+		return ExcavationPage{Excavations: out, Next: next}, nil
 	}
 	index, arg := "id", any(nil)
 	if q.Segment != "" {
@@ -404,6 +461,14 @@ func page[T any](txn *memdb.Txn, table, index string, arg any, after uuid.UUID, 
 			}
 		}
 	}
+	out, next := pageOf(hits, ordered, limit, clone, id)
+	return out, next, nil
+}
+
+// pageOf makes a page of the records after the page's bound that match
+// its query, sorting them by ID unless they are in order already.
+func pageOf[T any](hits []*T, ordered bool, limit int, clone func(T) T, id func(*T) uuid.UUID) ([]T, uuid.UUID) {
+	n := PageLimit(limit)
 	if !ordered {
 		sortByID(hits, id)
 	}
@@ -416,7 +481,7 @@ func page[T any](txn *memdb.Txn, table, index string, arg any, after uuid.UUID, 
 	for i, r := range hits {
 		out[i] = clone(*r)
 	}
-	return out, next, nil
+	return out, next
 }
 
 func sortByID[T any](hits []*T, id func(*T) uuid.UUID) {

@@ -1,6 +1,7 @@
 package permit
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"math"
@@ -341,11 +342,37 @@ func grow(b geo.BBox, metres float64) geo.BBox {
 		Union(geo.BBoxAround(geo.Point{Lat: b.MaxLat, Lon: b.MaxLon}, metres))
 }
 
+// nearBox returns a box that holds a point of every site linesDistance
+// may find within metres of site, so that asking for the sites whose
+// boxes meet it misses none: site's box grown by metres, and one more for
+// rounding. In latitude, at linesDistance's scale. In longitude,
+// linesDistance takes degrees at the mean latitude of both sites' first
+// points, and the other site's first point may lie anywhere, so the box
+// grows at the scale of the worst mean, halfway from site's first point
+// to the pole: by 1.7 times the buffer east and west at Chongqing's
+// latitude, to every longitude at the pole. Too large a box costs a few
+// candidates; too small a one would miss a clash.
+func nearBox(site geo.LineString, metres float64) geo.BBox {
+	m := metres + 1
+	ky := geo.EarthRadius * math.Pi / 180 // metres per degree of latitude, as linesDistance
+	dLat := m / ky
+	worst := (math.Abs(site[0].Lat) + 90) / 2
+	dLon := 360.0
+	if c := math.Cos(worst * math.Pi / 180); c > 0 {
+		dLon = min(dLon, m/(ky*c))
+	}
+	b := site.BBox()
+	return geo.BBox{
+		MinLat: max(b.MinLat-dLat, -90), MinLon: max(b.MinLon-dLon, -180),
+		MaxLat: min(b.MaxLat+dLat, 90), MaxLon: min(b.MaxLon+dLon, 180),
+	}
+}
+
 // Len returns the number of indexed applications.
 func (x *ClashIndex) Len() int { return len(x.ids) }
 
 // Clashes returns the indexed applications that clash with e (other than
-// e itself, by ID), the longest overlap first.
+// e itself, by ID), the longest overlap first, then by ID.
 func (x *ClashIndex) Clashes(e Excavation) ([]Clash, error) {
 	if err := checkWorks(&e, "excavation"); err != nil {
 		return nil, err
@@ -357,7 +384,12 @@ func (x *ClashIndex) Clashes(e Excavation) ([]Clash, error) {
 	q := probe{id: e.ID, seg: sn, start: e.Window.Start.UnixNano(), end: e.Window.End.UnixNano(), site: e.Site}
 	var out []Clash
 	x.each(&q, grow(e.Site.BBox(), x.rules.Buffer), -1, func(_ int32, c Clash) { out = append(out, c) })
-	slices.SortFunc(out, func(a, b Clash) int { return cmp.Compare(b.Overlap, a.Overlap) })
+	slices.SortFunc(out, func(a, b Clash) int {
+		if c := cmp.Compare(b.Overlap, a.Overlap); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.B[:], b.B[:]) // so that ties do not depend on what else is indexed
+	})
 	return out, nil
 }
 

@@ -3,10 +3,12 @@ package permit
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/google/uuid"
 	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/region"
 )
 
@@ -132,7 +134,8 @@ func (q ApplicationQuery) Matches(a *Application) bool {
 	return true
 }
 
-// ExcavationQuery selects excavation applications.
+// ExcavationQuery selects excavation applications; every set field
+// narrows the result.
 type ExcavationQuery struct {
 	Within   region.Code
 	Segment  string
@@ -140,9 +143,19 @@ type ExcavationQuery struct {
 	Statuses []ExcavationStatus
 	// During selects works whose window overlaps it; zero selects all.
 	During Window
-	Joint  uuid.UUID
-	Limit  int
-	After  uuid.UUID
+	// Near selects works whose site's bounding box intersects it, edges
+	// included: boxes, not lines, so a site that crosses Near without a
+	// vertex in it is selected, and so is a diagonal site that passes by
+	// it inside its own box. Works without a site are never selected. The
+	// zero box selects all; any other must be a valid box (corners within
+	// range, the south-west one south and west of the north-east one), or
+	// the query fails with ErrInvalidQuery and the *geo.GeometryError.
+	// Stores answer it from a spatial index, so that finding what lies
+	// near a place does not read the city.
+	Near  geo.BBox
+	Joint uuid.UUID
+	Limit int
+	After uuid.UUID
 }
 
 // ExcavationPage is one page of Excavations.
@@ -156,6 +169,12 @@ func (q ExcavationQuery) Validate() error {
 	if !q.During.Start.IsZero() && !q.During.End.After(q.During.Start) {
 		return fmt.Errorf("%w: during: start not before end", ErrInvalidQuery)
 	}
+	if q.Near != (geo.BBox{}) {
+		sw, ne := geo.Point{Lat: q.Near.MinLat, Lon: q.Near.MinLon}, geo.Point{Lat: q.Near.MaxLat, Lon: q.Near.MaxLon}
+		if _, err := geo.NewBBox(sw, ne); err != nil {
+			return fmt.Errorf("%w: near: %w", ErrInvalidQuery, err)
+		}
+	}
 	return checkPage(q.Limit, q.Within)
 }
 
@@ -167,10 +186,33 @@ func (q ExcavationQuery) Matches(e *Excavation) bool {
 		q.Promoter != "" && e.Promoter != q.Promoter,
 		len(q.Statuses) > 0 && !slices.Contains(q.Statuses, e.Status),
 		!q.During.Start.IsZero() && !q.During.overlaps(e.Window, 0),
+		q.Near != (geo.BBox{}) && !siteMeets(e.Site, q.Near),
 		q.Joint != uuid.Nil && e.Joint != q.Joint:
 		return false
 	}
 	return true
+}
+
+// siteBox returns the bounding box of a site, or false for a site that
+// ExcavationQuery.Near never selects: an empty one, or one with a NaN or
+// infinite coordinate (which only the memory store can even hold).
+func siteBox(site geo.LineString) (geo.BBox, bool) {
+	if len(site) == 0 {
+		return geo.BBox{}, false
+	}
+	b := site.BBox()
+	for _, v := range [...]float64{b.MinLat, b.MinLon, b.MaxLat, b.MaxLon} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return geo.BBox{}, false
+		}
+	}
+	return b, true
+}
+
+// siteMeets reports whether the bounding box of site intersects box.
+func siteMeets(site geo.LineString, box geo.BBox) bool {
+	b, ok := siteBox(site)
+	return ok && b.Intersects(box)
 }
 
 // JointQuery selects joint excavations.

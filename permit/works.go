@@ -52,7 +52,8 @@ type ExcavationReceipt struct {
 // staff (ActionApplyWorks in the segment's jurisdiction, department =
 // promoter). Planned works inside a moratorium are refused with a
 // *MoratoriumError; emergencies are exempt. The receipt lists the works on
-// file it clashes with; Coordinate groups them.
+// file it clashes with, read from the store by segment and by place
+// (ExcavationQuery.Near) rather than all at once; Coordinate groups them.
 func (s *Service) ApplyExcavation(ctx context.Context, r ExcavationRequest) (ExcavationReceipt, error) {
 	net, err := s.network()
 	if err != nil {
@@ -87,7 +88,7 @@ func (s *Service) ApplyExcavation(ctx context.Context, r ExcavationRequest) (Exc
 			return ExcavationReceipt{}, &MoratoriumError{Segment: e.Segment, Moratorium: m.ID, Until: m.Until.Format(time.RFC3339), Cause: m.Cause}
 		}
 	}
-	open, err := s.openWorks(ctx, Window{Start: e.Window.Start.Add(-s.cfg.Clash.Slack), End: e.Window.End.Add(s.cfg.Clash.Slack)}, "")
+	open, err := s.clashCandidates(ctx, &e)
 	if err != nil {
 		return ExcavationReceipt{}, err
 	}
@@ -171,13 +172,48 @@ func (s *Service) validateWorks(net *Network, r ExcavationRequest, now time.Time
 	}, nil
 }
 
-// openWorks returns the works not yet completed whose windows overlap w,
-// within a unit if given.
-func (s *Service) openWorks(ctx context.Context, w Window, within region.Code, statuses ...ExcavationStatus) ([]Excavation, error) {
+// clashCandidates returns, in ID order, the open works that may clash
+// with e: those on its segment, wherever they are, and those whose sites'
+// boxes meet nearBox of e's site; of both, those whose windows overlap
+// e's stretched by the slack. Every work the clash index would find
+// clashing with e among all open works is one of them, so it finds the
+// same clashes among these alone.
+func (s *Service) clashCandidates(ctx context.Context, e *Excavation) ([]Excavation, error) {
+	w := Window{Start: e.Window.Start.Add(-s.cfg.Clash.Slack), End: e.Window.End.Add(s.cfg.Clash.Slack)}
+	same, err := s.openWorks(ctx, ExcavationQuery{Segment: e.Segment, During: w})
+	if err != nil {
+		return nil, err
+	}
+	near, err := s.openWorks(ctx, ExcavationQuery{Near: nearBox(e.Site, s.cfg.Clash.Buffer), During: w})
+	if err != nil {
+		return nil, err
+	}
+	return mergeByID(same, near), nil
+}
+
+// mergeByID merges two lists in ID order into one, each ID once.
+func mergeByID(a, b []Excavation) []Excavation {
+	out := make([]Excavation, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch c := compareUUID(a[0].ID, b[0].ID); {
+		case c < 0:
+			out, a = append(out, a[0]), a[1:]
+		case c > 0:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// openWorks returns the works matching q (paging aside) in the given
+// statuses, by default those not yet completed.
+func (s *Service) openWorks(ctx context.Context, q ExcavationQuery, statuses ...ExcavationStatus) ([]Excavation, error) {
 	if len(statuses) == 0 {
 		statuses = []ExcavationStatus{ExcavationApplied, ExcavationProposed, ExcavationMerged}
 	}
-	q := ExcavationQuery{Within: within, Statuses: statuses, During: w, Limit: MaxLimit}
+	q.Statuses, q.Limit = statuses, MaxLimit
 	var out []Excavation
 	for {
 		p, err := s.store.Excavations(ctx, q)
@@ -232,7 +268,7 @@ func (s *Service) Coordinate(ctx context.Context, r CoordinateRequest) (Coordina
 }
 
 func (s *Service) coordinateOnce(ctx context.Context, r CoordinateRequest, actor string) (Coordination, error) {
-	works, err := s.openWorks(ctx, r.During, r.Within, ExcavationApplied)
+	works, err := s.openWorks(ctx, ExcavationQuery{During: r.During, Within: r.Within}, ExcavationApplied)
 	if err != nil {
 		return Coordination{}, err
 	}
@@ -566,7 +602,7 @@ func (s *Service) Merged(ctx context.Context, within region.Code, during Window)
 	if _, err := s.authorize(ctx, ActionRead, access.Resource{Kind: ResourceRoadWorks, Jurisdiction: within}); err != nil {
 		return MergeReport{}, err
 	}
-	works, err := s.openWorks(ctx, during, within, ExcavationApplied, ExcavationProposed, ExcavationMerged, ExcavationCompleted)
+	works, err := s.openWorks(ctx, ExcavationQuery{During: during, Within: within}, ExcavationApplied, ExcavationProposed, ExcavationMerged, ExcavationCompleted)
 	if err != nil {
 		return MergeReport{}, err
 	}

@@ -334,8 +334,9 @@ SELECT EXISTS (SELECT FROM upd),
 
 	insertPermitExcavationSQL = `WITH ins AS (
 	INSERT INTO govkit_permit_excavation
-		(id, version, key, promoter, segment, jurisdiction, status, joint, window_start, window_end, doc)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		(id, version, key, promoter, segment, jurisdiction, status, joint, window_start, window_end, doc,
+		site_min_lat, site_min_lon, site_max_lat, site_max_lon)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 	ON CONFLICT DO NOTHING
 	RETURNING 1)
 SELECT EXISTS (SELECT FROM ins),
@@ -345,8 +346,9 @@ SELECT EXISTS (SELECT FROM ins),
 	updatePermitExcavationSQL = `WITH upd AS (
 	UPDATE govkit_permit_excavation
 	SET version = $2, key = $3, promoter = $4, segment = $5, jurisdiction = $6, status = $7, joint = $8,
-		window_start = $9, window_end = $10, doc = $11, updated_at = now()
-	WHERE id = $1 AND version = $12
+		window_start = $9, window_end = $10, doc = $11, site_min_lat = $12, site_min_lon = $13,
+		site_max_lat = $14, site_max_lon = $15, updated_at = now()
+	WHERE id = $1 AND version = $16
 		AND NOT EXISTS (SELECT FROM govkit_permit_excavation h WHERE h.key = $3 AND h.id <> $1)
 	RETURNING 1)
 SELECT EXISTS (SELECT FROM upd),
@@ -472,9 +474,16 @@ func encodePermitExcavation(e *permit.Excavation) (permitRow, error) {
 	if e.Joint != uuid.Nil {
 		joint = &e.Joint
 	}
+	// The site's box, NULL without a site. The document refused NaN and
+	// infinite coordinates already.
+	var box [4]*float64
+	if len(e.Site) > 0 {
+		b := e.Site.BBox()
+		box = [4]*float64{&b.MinLat, &b.MinLon, &b.MaxLat, &b.MaxLon}
+	}
 	return newPermitRow(what, e.Version, e.Key, insertPermitExcavationSQL, updatePermitExcavationSQL,
 		e.ID, e.Version, permitKey(e.Key), e.Promoter, e.Segment, string(e.Jurisdiction), int16(e.Status), joint,
-		d.Window.Start, d.Window.End, doc)
+		d.Window.Start, d.Window.End, doc, box[0], box[1], box[2], box[3])
 }
 
 func encodePermitJoint(j *permit.JointExcavation) (permitRow, error) {
@@ -723,6 +732,17 @@ func (s *PermitStore) Excavations(ctx context.Context, q permit.ExcavationQuery)
 		// Works whose window overlaps During: End after its start and
 		// Start before its end.
 		w.during("window_end", "window_start", q.During)
+	}
+	if q.Near != (geo.BBox{}) {
+		// The GiST index finds the boxes that overlap Near, give or take
+		// its fuzz; the columns decide exactly, edges included.
+		minLat, minLon, maxLat, maxLon := w.arg(q.Near.MinLat), w.arg(q.Near.MinLon), w.arg(q.Near.MaxLat), w.arg(q.Near.MaxLon)
+		w.add("box(point(site_min_lon, site_min_lat), point(site_max_lon, site_max_lat)) && box(point(" +
+			minLon + ", " + minLat + "), point(" + maxLon + ", " + maxLat + "))")
+		w.add("site_min_lat <= " + maxLat + "::float8")
+		w.add("site_max_lat >= " + minLat + "::float8")
+		w.add("site_min_lon <= " + maxLon + "::float8")
+		w.add("site_max_lon >= " + minLon + "::float8")
 	}
 	if q.Joint != uuid.Nil {
 		w.add("joint = " + w.arg(q.Joint))

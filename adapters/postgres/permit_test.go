@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/govkit/govkit/adapters/postgres"
@@ -124,8 +126,9 @@ func TestPermitStoreMigrations(t *testing.T) {
 	require.NoError(t, err, "a second store on the same database")
 	applied, err := db.AppliedMigrations(ctx, postgres.PermitComponent)
 	require.NoError(t, err)
-	require.Len(t, applied, 1)
+	require.Len(t, applied, 2)
 	require.Equal(t, "create_permit", applied[0].Name)
+	require.Equal(t, "index_excavation_sites", applied[1].Name)
 	for _, table := range []string{"govkit_permit_template", "govkit_permit_application", "govkit_permit_excavation",
 		"govkit_permit_joint", "govkit_permit_moratorium", "govkit_permit_event", "govkit_outbox"} {
 		require.True(t, tableExists(t, db, table), table)
@@ -134,7 +137,7 @@ func TestPermitStoreMigrations(t *testing.T) {
 		"govkit_permit_application_template_idx", "govkit_permit_application_status_idx", "govkit_permit_application_applicant_idx",
 		"govkit_permit_application_departments_idx", "govkit_permit_excavation_key_idx", "govkit_permit_excavation_segment_idx",
 		"govkit_permit_excavation_promoter_idx", "govkit_permit_excavation_jurisdiction_idx", "govkit_permit_excavation_joint_idx",
-		"govkit_permit_excavation_window_idx", "govkit_permit_joint_jurisdiction_idx", "govkit_permit_moratorium_segment_idx",
+		"govkit_permit_excavation_window_idx", "govkit_permit_excavation_site_idx", "govkit_permit_joint_jurisdiction_idx", "govkit_permit_moratorium_segment_idx",
 		"govkit_permit_moratorium_jurisdiction_idx", "govkit_permit_moratorium_until_idx"} {
 		require.Equal(t, 1, queryInt(t, db, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1", index), index)
 	}
@@ -158,7 +161,109 @@ func TestPermitStoreMigrations(t *testing.T) {
 	}
 	applied, err = db2.AppliedMigrations(ctx, postgres.PermitComponent)
 	require.NoError(t, err)
-	require.Len(t, applied, 1)
+	require.Len(t, applied, 2)
+}
+
+// permitSiteBox reads the site box columns of an excavation; ok is false
+// when they are NULL.
+func permitSiteBox(t *testing.T, db *postgres.DB, id uuid.UUID) (box geo.BBox, ok bool) {
+	t.Helper()
+	var c [4]*float64
+	require.NoError(t, db.Pool().QueryRow(testCtx(t), `SELECT site_min_lat, site_min_lon, site_max_lat, site_max_lon
+		FROM govkit_permit_excavation WHERE id = $1`, id).Scan(&c[0], &c[1], &c[2], &c[3]))
+	if c[0] == nil {
+		for _, v := range c {
+			require.Nil(t, v, "the box is NULL as a whole")
+		}
+		return geo.BBox{}, false
+	}
+	return geo.BBox{MinLat: *c[0], MinLon: *c[1], MaxLat: *c[2], MaxLon: *c[3]}, true
+}
+
+// Near reads the GiST index of site boxes, even in a generic plan, rather
+// than every open work of the period.
+func TestPermitNearUsesTheSiteIndex(t *testing.T) {
+	ctx := testCtx(t)
+	db := pgtest.New(t, postgres.WithPoolConfig(func(c *pgxpool.Config) {
+		c.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+		c.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}))
+	s, err := postgres.NewPermitStore(ctx, db, incidentSealer(t, "permit"))
+	require.NoError(t, err)
+	var works []permit.Excavation
+	for i := range 200 { // a 20 × 10 grid of 200 m blocks
+		lat, lon := 29.5+float64(i/10)*0.0018, 106.45+float64(i%10)*0.0018
+		works = append(works, permit.Excavation{ID: uuid.Must(uuid.NewV7()), Promoter: "cq-gas", Segment: fmt.Sprint("s", i),
+			Site: geo.LineString{{Lat: lat, Lon: lon}, {Lat: lat, Lon: lon + 0.0018}}, Jurisdiction: "500105001",
+			Window: permit.Window{Start: permitAt, End: permitAt.Add(24 * time.Hour)}, Status: permit.ExcavationApplied, Version: 1})
+	}
+	require.NoError(t, s.Apply(ctx, permit.Change{Excavations: works}))
+	_, err = db.Pool().Exec(ctx, "ANALYZE govkit_permit_excavation")
+	require.NoError(t, err)
+
+	scans := func(index string) int {
+		return queryInt(t, db, "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE schemaname = current_schema() AND indexrelname = $1", index)
+	}
+	q := permit.ExcavationQuery{Near: works[55].Site.BBox(), Statuses: []permit.ExcavationStatus{permit.ExcavationApplied},
+		During: permit.Window{Start: permitAt, End: permitAt.Add(time.Hour)}, Limit: permit.MaxLimit}
+	for range 8 { // past the prepared statement's first custom plans
+		p, err := s.Excavations(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, p.Excavations, 3, "the block and those east and west of it, which touch it")
+	}
+	require.Eventually(t, func() bool { return scans("govkit_permit_excavation_site_idx") >= 8 }, 5*time.Second, 50*time.Millisecond,
+		"the site index was not used")
+}
+
+// Works written before the site boxes existed get theirs from their
+// documents when the store migrates the database, to the last bit, so
+// that Near finds them as it finds new ones.
+func TestPermitSiteBoxesOfExistingWorks(t *testing.T) {
+	ctx := testCtx(t)
+	// The store writes the documents, as the release before did.
+	s, db := newPermitStore(t)
+	odd := math.Nextafter(29.575, 30) // no short decimal
+	works := []permit.Excavation{
+		{Promoter: "cq-gas", Segment: "jianxin-1", Site: geo.LineString{{Lat: odd, Lon: 106.530}, {Lat: 29.5751, Lon: 106.53 + 1e-13}, {Lat: 29.57, Lon: 106.5325}}},
+		{Promoter: "cq-water", Segment: "jianxin-1"}, // no site
+		{Promoter: "cq-gas", Segment: "far", Site: geo.LineString{{Lat: -33.9, Lon: 151.2}, {Lat: -33.90000001, Lon: 151.2000001}}},
+	}
+	for i := range works {
+		works[i].ID, works[i].Jurisdiction, works[i].Status, works[i].Version = uuid.Must(uuid.NewV7()), "500105001", permit.ExcavationApplied, 1
+		works[i].Window = permit.Window{Start: permitAt, End: permitAt.Add(24 * time.Hour)}
+	}
+	require.NoError(t, s.Apply(ctx, permit.Change{Excavations: works}))
+
+	// An old database: the first migration only, the rows as it held them.
+	old := pgtest.New(t)
+	require.NoError(t, old.MigrateOutbox(ctx))
+	migs, err := postgres.LoadMigrations(os.DirFS("."), "migrations/permit")
+	require.NoError(t, err)
+	require.NoError(t, old.Migrate(ctx, postgres.PermitComponent, migs[:1]))
+	for _, e := range works {
+		var doc string
+		require.NoError(t, db.Pool().QueryRow(ctx, `SELECT doc::text FROM govkit_permit_excavation WHERE id = $1`, e.ID).Scan(&doc))
+		_, err := old.Pool().Exec(ctx, `INSERT INTO govkit_permit_excavation
+			(id, version, promoter, segment, jurisdiction, status, window_start, window_end, doc)
+			VALUES ($1, 1, $2, $3, $4, 1, $5, $6, $7::jsonb)`, e.ID, e.Promoter, e.Segment, string(e.Jurisdiction), e.Window.Start, e.Window.End, doc)
+		require.NoError(t, err)
+	}
+
+	upgraded, err := postgres.NewPermitStore(ctx, old, incidentSealer(t, "permit"))
+	require.NoError(t, err)
+	for _, e := range works {
+		box, ok := permitSiteBox(t, old, e.ID)
+		require.Equal(t, len(e.Site) > 0, ok, e.Promoter)
+		if ok {
+			require.Equal(t, e.Site.BBox(), box, "the box of the stored site, exactly")
+			got, err := upgraded.Excavations(ctx, permit.ExcavationQuery{Near: box})
+			require.NoError(t, err)
+			require.Equal(t, []permit.Excavation{e}, got.Excavations)
+		}
+	}
+	all, err := upgraded.Excavations(ctx, permit.ExcavationQuery{Near: geo.BBox{MinLat: -90, MinLon: -180, MaxLat: 90, MaxLon: 180}})
+	require.NoError(t, err)
+	require.Len(t, all.Excavations, 2, "a work without a site is near nothing")
 }
 
 // Names, phone and ID numbers reach the database only sealed, and open
@@ -634,6 +739,21 @@ func TestPermitDocumentAndColumns(t *testing.T) {
 	require.True(t, e.Window.End.Equal(end))
 	require.Nil(t, joint, "no joint excavation is NULL")
 	require.Nil(t, eKey, "no idempotency key is NULL")
+	box, ok := permitSiteBox(t, db, e.ID)
+	require.True(t, ok)
+	require.Equal(t, e.Site.BBox(), box)
+	// An update moves the box with the site, and a work without a site has none.
+	e2 := e.Clone()
+	e2.Version, e2.Site = 2, geo.LineString{{Lat: 29.58, Lon: 106.54}, {Lat: 29.57, Lon: 106.55}}
+	require.NoError(t, s.Apply(ctx, permit.Change{Excavations: []permit.Excavation{e2}}))
+	box, ok = permitSiteBox(t, db, e.ID)
+	require.True(t, ok)
+	require.Equal(t, geo.BBox{MinLat: 29.57, MinLon: 106.54, MaxLat: 29.58, MaxLon: 106.55}, box)
+	e3 := e2.Clone()
+	e3.Version, e3.Site = 3, nil
+	require.NoError(t, s.Apply(ctx, permit.Change{Excavations: []permit.Excavation{e3}}))
+	_, ok = permitSiteBox(t, db, e.ID)
+	require.False(t, ok)
 }
 
 // Sub-microsecond bounds of During select as they do in the memory store,

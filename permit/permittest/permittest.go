@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/govkit/govkit/bus"
+	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/permit"
 	"github.com/govkit/govkit/region"
 )
@@ -42,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) permit.Store) {
 		{"ApplicationQueries", testApplicationQueries},
 		{"ApplicationPaging", testApplicationPaging},
 		{"ExcavationQueries", testExcavationQueries},
+		{"ExcavationsNear", testExcavationsNear},
 		{"JointAndMoratoriumQueries", testJointAndMoratoriumQueries},
 		{"InvalidQueries", testInvalidQueries},
 		{"Outbox", testOutbox},
@@ -514,6 +517,9 @@ func testApplyIsAtomic(t *testing.T, s permit.Store) {
 			mp, err := s.Moratoria(ctx, permit.MoratoriumQuery{})
 			require.NoError(t, err)
 			require.Empty(t, mp.Moratoria)
+			wp, err := s.Excavations(ctx, permit.ExcavationQuery{Near: freshW.Site.BBox()})
+			require.NoError(t, err)
+			require.Equal(t, []uuid.UUID{heldW.ID}, worksIDs(wp.Excavations), "the failed create is not indexed by site")
 			require.Equal(t, held, app(t, s, held.ID))
 			require.Equal(t, heldW, works(t, s, heldW.ID))
 			require.Equal(t, before, pendingIDs(t, s))
@@ -679,6 +685,170 @@ func testExcavationQueries(t *testing.T, s permit.Store) {
 	require.Equal(t, pick(0, 1, 2, 3, 4), got)
 }
 
+// testExcavationsNear: Near selects the works whose site's bounding box
+// meets the box, edges included, alone, combined with the other filters
+// and through pages; updates move a work; works without a site are never
+// near anything.
+func testExcavationsNear(t *testing.T, s permit.Store) {
+	ctx := t.Context()
+	// box is about 220 m × 390 m on Jianxin North Road.
+	box := geo.BBox{MinLat: 29.574, MinLon: 106.529, MaxLat: 29.576, MaxLon: 106.533}
+	site := func(lat1, lon1, lat2, lon2 float64) geo.LineString {
+		return geo.LineString{{Lat: lat1, Lon: lon1}, {Lat: lat2, Lon: lon2}}
+	}
+	beyond := math.Nextafter // the next float64 that way: no fuzz at the edges
+	type work struct {
+		promoter, segment string
+		unit              region.Code
+		status            permit.ExcavationStatus
+		from, to          int
+		site              geo.LineString
+		near              bool // its box meets box
+	}
+	applied, drainage := permit.ExcavationApplied, "cq-drainage"
+	fixtures := []work{
+		{"cq-gas", "a", guanyin, applied, 1, 10, site(29.575, 106.530, 29.575, 106.532), true},                                                                      // 0 inside
+		{"cq-gas", "a", guanyin, applied, 1, 10, site(29.600, 106.530, 29.600, 106.532), false},                                                                     // 1 2.7 km north
+		{"cq-water", "b", guanyin, permit.ExcavationProposed, 20, 25, site(29.575, 106.533, 29.575, 106.535), true},                                                 // 2 starts on the east edge
+		{"cq-water", "b", guanyin, applied, 20, 25, site(29.575, beyond(106.533, 180), 29.575, 106.535), false},                                                     // 3 starts just east of it
+		{"china-telecom", "a", "500105002", applied, 5, 8, site(29.575, 106.520, 29.575, 106.540), true},                                                            // 4 crosses it, no vertex inside
+		{"china-mobile", "c", chengdu, permit.ExcavationCompleted, 1, 2, site(29.577, 106.532, 29.575, 106.5345), true},                                             // 5 diagonal passing north-east of it
+		{"state-grid", "b", guanyin, applied, 40, 41, nil, false},                                                                                                   // 6 no site
+		{"state-grid", "b", guanyin, applied, 40, 41, site(29.576, 106.533, 29.578, 106.535), true},                                                                 // 7 touches the north-east corner
+		{drainage, "d", guanyin, applied, 1, 10, site(29.570, 106.530, beyond(29.574, -90), 106.531), false},                                                        // 8 ends just south of it
+		{drainage, "d", guanyin, applied, 1, 10, site(29.580, 106.520, 29.570, 106.530), true},                                                                      // 9 diagonal passing west of it
+		{drainage, "d", guanyin, applied, 1, 10, site(29.570, 106.531, 29.580, 106.531), true},                                                                      // 10 crosses it north to south
+		{drainage, "d", guanyin, applied, 1, 10, site(29.575, 106.529, 29.575, 106.529), true},                                                                      // 11 a point on the west edge
+		{drainage, "d", guanyin, applied, 1, 10, site(beyond(29.576, 90), 106.530, beyond(29.576, 90), 106.530), false},                                             // 12 a point just north of it
+		{drainage, "d", guanyin, applied, 1, 10, site(29.575, 106.400, 29.575, 106.410), false},                                                                     // 13 far west
+		{drainage, "d", guanyin, applied, 1, 10, site(29.574, 106.529, 29.576, 106.533), true},                                                                      // 14 its diagonal
+		{drainage, "d", guanyin, applied, 1, 10, geo.LineString{{Lat: 29.570, Lon: 106.525}, {Lat: 29.580, Lon: 106.525}, {Lat: 29.580, Lon: 106.540}}, true},       // 15 around it
+		{drainage, "d", guanyin, applied, 1, 10, geo.LineString{{Lat: 29.5745, Lon: 106.5295}, {Lat: 29.5755, Lon: 106.5305}, {Lat: 29.5745, Lon: 106.5315}}, true}, // 16 inside
+		{drainage, "d", guanyin, applied, 1, 10, site(29.575, 106.520, 29.575, beyond(106.529, -180)), false},                                                       // 17 ends just west of it
+		{drainage, "d", guanyin, applied, 1, 10, site(29.574, 106.530, 29.560, 106.530), true},                                                                      // 18 ends on the south edge
+		{drainage, "d", guanyin, applied, 1, 10, site(beyond(29.576, 90), beyond(106.533, 180), 29.580, 106.540), false},                                            // 19 just north-east of the corner
+		{drainage, "d", guanyin, applied, 1, 10, site(29.570, 106.534, 29.580, 106.534), false},                                                                     // 20 east of it, its whole height
+		{drainage, "d", guanyin, applied, 1, 10, site(29.577, 106.520, 29.577, 106.540), false},                                                                     // 21 north of it, its whole width
+		{drainage, "d", guanyin, applied, 1, 10, site(29.576, 106.530, 29.579, 106.531), true},                                                                      // 22 starts on the north edge
+		{drainage, "d", guanyin, applied, 1, 10, site(29.5735, 106.5325, 29.5745, 106.5335), true},                                                                  // 23 crosses the south-east corner
+	}
+	all := make([]permit.Excavation, len(fixtures))
+	for i, f := range fixtures {
+		all[i] = newExcavation(t, f.promoter, f.segment, f.unit, f.status, f.from, f.to)
+		all[i].Site = f.site
+	}
+	apply(t, s, permit.Change{Excavations: all})
+	// where returns the IDs of the works for which keep holds, in ID order.
+	where := func(keep func(i int, f work) bool) []uuid.UUID {
+		var ids []uuid.UUID
+		for i, f := range fixtures {
+			if keep(i, f) {
+				ids = append(ids, all[i].ID)
+			}
+		}
+		return sortedIDs(ids...)
+	}
+	pick := func(idx ...int) []uuid.UUID {
+		return where(func(i int, _ work) bool { return slices.Contains(idx, i) })
+	}
+	near := where(func(_ int, f work) bool { return f.near })
+	day := func(d int) time.Time { return at(24 * d) }
+	point := func(lat, lon float64) geo.BBox { return geo.BBox{MinLat: lat, MinLon: lon, MaxLat: lat, MaxLon: lon} }
+	cases := []struct {
+		name string
+		q    permit.ExcavationQuery
+		want []uuid.UUID
+	}{
+		{"near", permit.ExcavationQuery{Near: box}, near},
+		{"near nothing", permit.ExcavationQuery{Near: geo.BBox{MinLat: 30.0, MinLon: 107.0, MaxLat: 30.1, MaxLon: 107.1}}, nil},
+		{"a point", permit.ExcavationQuery{Near: point(29.575, 106.531)}, pick(0, 4, 10, 14, 15, 16)},
+		{"a point at the end of sites", permit.ExcavationQuery{Near: point(29.575, 106.535)}, pick(2, 3, 4, 15)},
+		{"the world", permit.ExcavationQuery{Near: geo.BBox{MinLat: -90, MinLon: -180, MaxLat: 90, MaxLon: 180}},
+			where(func(_ int, f work) bool { return f.site != nil })},
+		{"near and statuses", permit.ExcavationQuery{Near: box, Statuses: []permit.ExcavationStatus{permit.ExcavationProposed, permit.ExcavationCompleted}}, pick(2, 5)},
+		{"near and during", permit.ExcavationQuery{Near: box, During: permit.Window{Start: day(9), End: day(21)}},
+			where(func(_ int, f work) bool { return f.near && f.from < 21 && f.to > 9 })},
+		{"near and within", permit.ExcavationQuery{Near: box, Within: chengdu}, pick(5)},
+		{"near, within a district and promoter", permit.ExcavationQuery{Near: box, Within: jiangbei, Promoter: "cq-gas"}, pick(0)},
+		{"near and segment", permit.ExcavationQuery{Near: box, Segment: "a"}, pick(0, 4)},
+		{"near, segment and status", permit.ExcavationQuery{Near: box, Segment: "b", Statuses: []permit.ExcavationStatus{applied}}, pick(7)},
+		{"near, within and during", permit.ExcavationQuery{Near: box, Within: guanyin, During: permit.Window{Start: day(39), End: day(42)}}, pick(7)},
+	}
+	for _, tc := range cases {
+		p, err := s.Excavations(ctx, tc.q)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.want, worksIDs(p.Excavations), tc.name)
+		require.Equal(t, uuid.Nil, p.Next, tc.name)
+	}
+
+	// Pages of the filter, in ID order.
+	var got []uuid.UUID
+	q := permit.ExcavationQuery{Near: box, Limit: 3}
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, len(near), "paging does not end")
+		p, err := s.Excavations(ctx, q)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(p.Excavations), 3)
+		got = append(got, worksIDs(p.Excavations)...)
+		if p.Next == uuid.Nil {
+			break
+		}
+		require.Equal(t, got[len(got)-1], p.Next)
+		q.After = p.Next
+	}
+	require.Equal(t, near, got)
+	p, err := s.Excavations(ctx, permit.ExcavationQuery{Near: box, Limit: 2, After: near[3]})
+	require.NoError(t, err)
+	require.Equal(t, near[4:6], worksIDs(p.Excavations))
+	require.Equal(t, near[5], p.Next)
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: box, Limit: len(near)})
+	require.NoError(t, err)
+	require.Equal(t, near, worksIDs(p.Excavations))
+	require.Equal(t, uuid.Nil, p.Next, "an exactly full last page has no next")
+	proposedOrDone := []permit.ExcavationStatus{permit.ExcavationProposed, permit.ExcavationCompleted}
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: box, Statuses: proposedOrDone, Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, pick(2, 5)[:1], worksIDs(p.Excavations), "filters and paging together")
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: box, Statuses: proposedOrDone, Limit: 1, After: p.Next})
+	require.NoError(t, err)
+	require.Equal(t, pick(2, 5)[1:], worksIDs(p.Excavations))
+	require.Equal(t, uuid.Nil, p.Next)
+
+	// An update moves a work in or out; what comes back is whole.
+	in, out := bumpWorks(all[1]), bumpWorks(all[0])
+	in.Site, out.Site = fixtures[0].site, fixtures[1].site
+	apply(t, s, permit.Change{Excavations: []permit.Excavation{in, out}})
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: box, Segment: "a"})
+	require.NoError(t, err)
+	require.Equal(t, pick(1, 4), worksIDs(p.Excavations))
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: box, Promoter: "cq-gas"})
+	require.NoError(t, err)
+	require.Equal(t, []permit.Excavation{in}, p.Excavations)
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: out.Site.BBox()})
+	require.NoError(t, err)
+	require.Equal(t, []permit.Excavation{out}, p.Excavations)
+	// Losing its site takes a work out of every box.
+	bare := bumpWorks(in)
+	bare.Site = nil
+	apply(t, s, permit.Change{Excavations: []permit.Excavation{bare}})
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: box, Promoter: "cq-gas"})
+	require.NoError(t, err)
+	require.Empty(t, p.Excavations)
+
+	// Records of one ID in a change: the last one's site counts.
+	moved := newExcavation(t, "cq-gas", "e", guanyin, applied, 1, 2)
+	moved.Site = fixtures[0].site
+	away := bumpWorks(moved)
+	away.Site = fixtures[13].site
+	apply(t, s, permit.Change{Excavations: []permit.Excavation{moved, away}})
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: box, Promoter: "cq-gas"})
+	require.NoError(t, err)
+	require.Empty(t, p.Excavations)
+	p, err = s.Excavations(ctx, permit.ExcavationQuery{Near: away.Site.BBox(), Promoter: "cq-gas"})
+	require.NoError(t, err)
+	require.Equal(t, []permit.Excavation{away}, p.Excavations)
+}
+
 func testJointAndMoratoriumQueries(t *testing.T, s permit.Store) {
 	ctx := t.Context()
 	j1, j2, j3 := fullJoint(t), fullJoint(t), fullJoint(t)
@@ -735,6 +905,30 @@ func testInvalidQueries(t *testing.T, s permit.Store) {
 	require.ErrorIs(t, err, permit.ErrInvalidQuery)
 	_, err = s.Excavations(ctx, permit.ExcavationQuery{During: permit.Window{Start: at(2), End: at(1)}})
 	require.ErrorIs(t, err, permit.ErrInvalidQuery)
+	held := newExcavation(t, "cq-gas", "s1", guanyin, permit.ExcavationApplied, 1, 2)
+	apply(t, s, permit.Change{Excavations: []permit.Excavation{held}})
+	good := geo.BBox{MinLat: 29.5, MinLon: 106.5, MaxLat: 29.6, MaxLon: 106.6}
+	for name, bad := range map[string]func(b *geo.BBox){
+		"reversed latitudes":   func(b *geo.BBox) { b.MinLat, b.MaxLat = b.MaxLat, b.MinLat },
+		"reversed longitudes":  func(b *geo.BBox) { b.MinLon, b.MaxLon = b.MaxLon, b.MinLon },
+		"NaN":                  func(b *geo.BBox) { b.MaxLon = math.NaN() },
+		"infinite":             func(b *geo.BBox) { b.MinLat = math.Inf(-1) },
+		"latitude beyond 90":   func(b *geo.BBox) { b.MaxLat = 90.5 },
+		"longitude below -180": func(b *geo.BBox) { b.MinLon = -181 },
+		"empty":                func(b *geo.BBox) { *b = geo.EmptyBBox() },
+	} {
+		near := good
+		bad(&near)
+		for _, q := range []permit.ExcavationQuery{{Near: near}, {Near: near, Segment: "s1"}} {
+			_, err := s.Excavations(ctx, q)
+			require.ErrorIs(t, err, permit.ErrInvalidQuery, name)
+			var ge *geo.GeometryError
+			require.ErrorAs(t, err, &ge, name)
+		}
+	}
+	p, err := s.Excavations(ctx, permit.ExcavationQuery{Near: good})
+	require.NoError(t, err)
+	require.Equal(t, []permit.Excavation{held}, p.Excavations, "a refused query changes nothing")
 	_, err = s.Moratoria(ctx, permit.MoratoriumQuery{During: permit.Window{Start: at(2)}})
 	require.ErrorIs(t, err, permit.ErrInvalidQuery)
 }
