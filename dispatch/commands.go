@@ -58,7 +58,7 @@ func (s *Service) commandOnce(ctx context.Context, id uuid.UUID, action string, 
 	if err != nil {
 		return WorkOrder{}, err
 	}
-	actor, err := s.authorize(ctx, action, s.resource(&cur))
+	actor, err := s.authorize(ctx, action, s.resource(ctx, &cur))
 	if err != nil {
 		return WorkOrder{}, err
 	}
@@ -219,7 +219,7 @@ func (s *Service) reassign(ctx context.Context, id uuid.UUID, body, note, action
 		if binding {
 			jurisdiction = cf.BindingUnit
 		}
-		r := s.resource(o)
+		r := s.resource(ctx, o)
 		r.Jurisdiction = jurisdiction
 		if _, err := s.authorize(ctx, action, r); err != nil {
 			return outcome{}, err
@@ -540,7 +540,7 @@ func (s *Service) Order(ctx context.Context, id uuid.UUID) (WorkOrder, error) {
 	if err != nil {
 		return WorkOrder{}, err
 	}
-	if _, err := s.authorize(ctx, ActionRead, s.resource(&o)); err != nil {
+	if _, err := s.authorize(ctx, ActionRead, s.resource(ctx, &o)); err != nil {
 		return WorkOrder{}, err
 	}
 	return o, nil
@@ -559,7 +559,9 @@ func (s *Service) CaseFile(ctx context.Context, caseID string) (CaseFile, error)
 }
 
 // Orders returns one page of the work orders matching q that the actor may
-// read; without q.Within it searches the actor's jurisdiction.
+// read; without q.Within it searches the actor's jurisdiction, except that
+// the orders of a body serving within it (q.Body) are listed wherever
+// their cases lie.
 func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrderPage, error) {
 	if err := q.Validate(); err != nil {
 		return OrderPage{}, err
@@ -569,7 +571,9 @@ func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrderPage, error) {
 		if err != nil {
 			return OrderPage{}, (access.Decision{Reason: access.NoActor, Action: ActionRead}).Err()
 		}
-		q.Within = a.Scope
+		if b, err := s.router.org.Body(q.Body); q.Body == "" || err != nil || !b.Jurisdiction.Within(a.Scope) {
+			q.Within = a.Scope
+		}
 	}
 	p, err := s.store.Orders(ctx, q)
 	if err != nil {
@@ -577,7 +581,7 @@ func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrderPage, error) {
 	}
 	kept := p.Orders[:0]
 	for i := range p.Orders {
-		if _, err := s.authorize(ctx, ActionRead, s.resource(&p.Orders[i])); err == nil {
+		if _, err := s.authorize(ctx, ActionRead, s.resource(ctx, &p.Orders[i])); err == nil {
 			kept = append(kept, p.Orders[i])
 		}
 	}

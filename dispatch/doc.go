@@ -75,4 +75,10 @@
 // without it only the case's path is known (see its field). Notifier
 // offers work and sends reminders (MemoryNotifier; Webhook with signed
 // payloads and retries). Every command asks the access layer's authorizer.
+// A work order lies where its case lies and where its body serves: an
+// actor whose scope covers neither is refused, one whose scope covers only
+// the body's unit (S16's street team, working a case of another district)
+// is checked there. Reminders and escalations climb the body's own chain
+// of units, and Orders with a Body lists that body's orders wherever their
+// cases lie.
 package dispatch

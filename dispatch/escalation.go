@@ -74,7 +74,7 @@ func (s *Service) checkOnce(ctx context.Context, id uuid.UUID) error {
 		}
 		event = EventSignForOverdue
 		note = fmt.Sprintf("not signed for by %s: reminder %d of %d", o.SignBy.Format(time.RFC3339), next.Reminders, p.Reminders)
-		unit, who := s.onDutyFrom(o.Path, body.Jurisdiction, now, true)
+		unit, who := s.onDutyFrom(s.bodyPath(&o), body.Jurisdiction, now, true)
 		for _, w := range who {
 			notes = append(notes, Notification{Kind: NotifyReminder, To: w, WorkOrder: o.ID.String(), Case: o.Case,
 				Subject: fmt.Sprintf("%s has not signed for a %s work order (%s)", o.Body, o.Category, unit), Deadline: o.Deadline})
@@ -113,7 +113,9 @@ func (s *Service) escalationTarget(o *WorkOrder, body Body) (region.Code, []stri
 	if from == "" {
 		from = body.Jurisdiction
 	}
-	return s.onDutyFrom(o.Path, from, s.now(), false)
+	// Up the body's own chain: a street team of another district answers
+	// to its district, not to the district of the case.
+	return s.onDutyFrom(s.bodyPath(o), from, s.now(), false)
 }
 
 // onDutyFrom walks the case's path upwards from unit (including unit itself

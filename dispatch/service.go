@@ -185,13 +185,21 @@ func (s *Service) after(t time.Time, d time.Duration) time.Time {
 	return at
 }
 
-func (s *Service) resource(o *WorkOrder) access.Resource {
+func (s *Service) resource(ctx context.Context, o *WorkOrder) access.Resource {
 	r := access.Resource{Kind: ResourceKind, ID: o.ID.String(), Jurisdiction: o.Grid(), Owner: o.Responder}
-	if b, err := s.router.org.Body(o.Body); err == nil {
-		r.Department = b.Department
-		if r.Department == "" {
-			r.Department = b.ID
-		}
+	b, err := s.router.org.Body(o.Body)
+	if err != nil {
+		return r
+	}
+	r.Department = b.Department
+	if r.Department == "" {
+		r.Department = b.ID
+	}
+	// A work order lies where its case lies and where its body serves: the
+	// street team of another district, whose scope is its own street,
+	// handles the orders routed to it across the district line (S16).
+	if a, err := access.ActorFrom(ctx); err == nil && !r.Jurisdiction.Within(a.Scope) && b.Jurisdiction.Within(a.Scope) {
+		r.Jurisdiction = b.Jurisdiction
 	}
 	return r
 }
@@ -391,7 +399,7 @@ func (s *Service) event(ch *Change, o *WorkOrder, name string, from OrderStatus,
 	if from != 0 && from != o.Status {
 		e.From = from.String()
 	}
-	return s.appendEvent(ch, o.Case, s.subjectPath(o), e)
+	return s.appendEvent(ch, o.Case, s.bodyPath(o), e)
 }
 
 // newBodyPaths looks up every body's path in regions once, so that
@@ -415,10 +423,12 @@ func newBodyPaths(org *Org, regions RegionPaths) (map[string][]region.Code, erro
 	return paths, nil
 }
 
-// subjectPath returns the region path the events of o go under: that of
-// the body o is for now (after a reassignment, the new order's body), so
-// the body's own centre sees its work. OrderEvent.Path stays the case's.
-func (s *Service) subjectPath(o *WorkOrder) []region.Code {
+// bodyPath returns the region path of the body o is for now (after a
+// reassignment, the new order's body): its events go out under it, so the
+// body's own centre sees its work, and its escalations climb it. Without
+// Config.Regions it is the case's path, cut at the body's jurisdiction
+// when that lies on it. OrderEvent.Path stays the case's.
+func (s *Service) bodyPath(o *WorkOrder) []region.Code {
 	if p, ok := s.bodyPaths[o.Body]; ok {
 		return p
 	}

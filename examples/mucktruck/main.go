@@ -251,11 +251,16 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	}
 
 	// 3. Each body signs for its order and starts; a handler cannot touch
-	// another department's order.
+	// another department's order. The bureau and the street team act with
+	// the scopes of their own district and street: a work order lies where
+	// its body serves as well as where its case lies. The detachment's
+	// officer also records the fine on the incident, which the incident
+	// service checks against the case's grid in Banan, so his scope is the
+	// city's.
 	staff := map[string]access.Actor{
 		"jlp-transport": {ID: "jlp-te-chen", Kind: access.DepartmentHandler, Department: "jlp-transport", Scope: "500000", Roles: []string{"handler"}},
-		"jlp-urban":     {ID: "jlp-um-li", Kind: access.DepartmentHandler, Department: "jlp-urban", Scope: "500000", Roles: []string{"handler"}},
-		"sqp-enforce":   {ID: "sqp-team-wang", Kind: access.StreetStaff, Department: "sqp-enforce", Scope: "500000", Roles: []string{"handler"}},
+		"jlp-urban":     {ID: "jlp-um-li", Kind: access.DepartmentHandler, Department: "jlp-urban", Scope: "500107", Roles: []string{"handler"}},
+		"sqp-enforce":   {ID: "sqp-team-wang", Kind: access.StreetStaff, Department: "sqp-enforce", Scope: "500107001", Roles: []string{"handler"}},
 	}
 	page, err := orders.Orders(bridge, dispatch.OrderQuery{Case: id.String()})
 	if err != nil {
