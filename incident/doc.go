@@ -20,8 +20,9 @@
 // Service does everything through the access layer: each method reads the
 // actor from the context and asks the Authorizer for an action (ActionReport,
 // ActionRegister, ActionVerify, …) on the case, whose jurisdiction is its
-// grid — a street operator acts in her street only. Each change is written
-// atomically with:
+// grid — a street operator acts in her street only. Bodies handling a case
+// from another district (S16) read and handle it from their own units when
+// Config.HandlingUnits names them. Each change is written atomically with:
 //
 //   - a timeline Entry (who, when, from → to, note, evidence) chained by
 //     hash to the one before, so VerifyTimeline detects any edit;

@@ -74,6 +74,15 @@ type Config struct {
 	AutoMerge func(report *Incident, candidate Suggestion) bool
 	// SubjectPrefix is the first token of event subjects (default "gov").
 	SubjectPrefix string
+	// HandlingUnits, if set, names the units of the bodies handling case
+	// id (in the demo, the jurisdictions of dispatch's work orders for
+	// it), nil when there are none. An actor whose scope does not cover
+	// the case's grid but covers one of them is checked in that unit for
+	// reading and handling (ActionRead, ActionHandle): the enforcement
+	// detachment of the district that owns the truck's site records its
+	// fine on a case filmed in another district (S16). Every other action
+	// stays with the case's grid. It is called only for such actors.
+	HandlingUnits func(ctx context.Context, id uuid.UUID) ([]region.Code, error)
 }
 
 // Service runs the closed loop of incidents: intake, registration,
@@ -212,11 +221,40 @@ func (s *Service) resource(ctx context.Context, inc *Incident) access.Resource {
 
 // authorize asks the authorizer and returns the acting actor's ID.
 func (s *Service) authorize(ctx context.Context, action string, inc *Incident) (string, error) {
-	d := s.az.Authorize(ctx, action, s.resource(ctx, inc))
+	r := s.resource(ctx, inc)
+	if err := s.handledFrom(ctx, action, inc, &r); err != nil {
+		return "", err
+	}
+	d := s.az.Authorize(ctx, action, r)
 	if !d.Allowed {
 		return "", d.Err()
 	}
 	return d.ActorID, nil
+}
+
+// handledFrom moves r to a unit of a body handling inc (Config.HandlingUnits)
+// when the actor reads or handles a case outside its scope from a unit
+// inside it; otherwise r stays in the case's grid, where the authorizer
+// refuses or allows as usual.
+func (s *Service) handledFrom(ctx context.Context, action string, inc *Incident, r *access.Resource) error {
+	if s.cfg.HandlingUnits == nil || (action != ActionHandle && action != ActionRead) {
+		return nil
+	}
+	a, err := access.ActorFrom(ctx)
+	if err != nil || r.Jurisdiction.Within(a.Scope) {
+		return nil
+	}
+	units, err := s.cfg.HandlingUnits(ctx, inc.ID)
+	if err != nil {
+		return fmt.Errorf("incident: the units handling %s: %w", inc.ID, err)
+	}
+	for _, u := range units {
+		if u.Within(a.Scope) {
+			r.Jurisdiction = u
+			return nil
+		}
+	}
+	return nil
 }
 
 // step is what a command does to one case, for the timeline and the event.

@@ -146,12 +146,6 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	incidents, err := incident.NewService(incident.Config{Catalogue: cat, Regions: regions, Authorizer: az, Bus: b, Clock: clk})
-	if err != nil {
-		return res, err
-	}
-	defer incidents.Shutdown()
-
 	// Dispatch: by area the Banan detachment would get the case, but the
 	// permit names a Jiulongpo site, and ownership overrides area.
 	org, err := dispatch.NewOrg([]dispatch.Body{
@@ -172,9 +166,20 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// The incident service learns from dispatch's store where the bodies
+	// handling a case serve, so that the Jiulongpo detachment's officer may
+	// record his fine on a case of Banan's.
+	dstore := dispatch.NewMemoryStore()
+	incidents, err := incident.NewService(incident.Config{Catalogue: cat, Regions: regions, Authorizer: az, Bus: b, Clock: clk,
+		HandlingUnits: handlingUnits(dstore, org)})
+	if err != nil {
+		return res, err
+	}
+	defer incidents.Shutdown()
+
 	// Regions places each body, so that its orders go out under its own
 	// jurisdiction rather than the case's.
-	orders, err := dispatch.NewService(dispatch.Config{Router: router, Authorizer: az, Bus: b, Clock: clk, Regions: regions,
+	orders, err := dispatch.NewService(dispatch.Config{Store: dstore, Router: router, Authorizer: az, Bus: b, Clock: clk, Regions: regions,
 		Policies: []dispatch.Policy{{Category: "muck-truck-overload", SignFor: time.Hour, ReturnWindow: time.Hour, Complete: 16 * time.Hour,
 			RemindEvery: 30 * time.Minute, Reminders: 2, EscalateEvery: 2 * time.Hour}}})
 	if err != nil {
@@ -251,14 +256,12 @@ func run(ctx context.Context, out io.Writer) (Result, error) {
 	}
 
 	// 3. Each body signs for its order and starts; a handler cannot touch
-	// another department's order. The bureau and the street team act with
-	// the scopes of their own district and street: a work order lies where
-	// its body serves as well as where its case lies. The detachment's
-	// officer also records the fine on the incident, which the incident
-	// service checks against the case's grid in Banan, so his scope is the
-	// city's.
+	// another department's order. Each acts with the scope of its own
+	// district or street: a work order lies where its body serves as well
+	// as where its case lies, and the incident service lets the bodies
+	// handling a case read and handle it (Config.HandlingUnits).
 	staff := map[string]access.Actor{
-		"jlp-transport": {ID: "jlp-te-chen", Kind: access.DepartmentHandler, Department: "jlp-transport", Scope: "500000", Roles: []string{"handler"}},
+		"jlp-transport": {ID: "jlp-te-chen", Kind: access.DepartmentHandler, Department: "jlp-transport", Scope: "500107", Roles: []string{"handler"}},
 		"jlp-urban":     {ID: "jlp-um-li", Kind: access.DepartmentHandler, Department: "jlp-urban", Scope: "500107", Roles: []string{"handler"}},
 		"sqp-enforce":   {ID: "sqp-team-wang", Kind: access.StreetStaff, Department: "sqp-enforce", Scope: "500107001", Roles: []string{"handler"}},
 	}
@@ -413,4 +416,30 @@ func toDispatch(ctx context.Context, log *logger, incidents *incident.Service, r
 		return nil // a redelivery
 	}
 	return err
+}
+
+// handlingUnits tells the incident service where the bodies handling a
+// case serve: the jurisdictions of the bodies of its work orders in
+// dispatch's store, none before it is dispatched.
+func handlingUnits(orders dispatch.Store, org *dispatch.Org) func(context.Context, uuid.UUID) ([]region.Code, error) {
+	return func(ctx context.Context, id uuid.UUID) ([]region.Code, error) {
+		cf, err := orders.CaseFile(ctx, id.String())
+		if errors.Is(err, dispatch.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var units []region.Code
+		for _, oid := range cf.Orders {
+			o, err := orders.Order(ctx, oid)
+			if err != nil {
+				return nil, err
+			}
+			if body, err := org.Body(o.Body); err == nil {
+				units = append(units, body.Jurisdiction)
+			}
+		}
+		return units, nil
+	}
 }
