@@ -69,12 +69,12 @@ func (s *Service) FollowIncidents(ctx context.Context, sub bus.Subscriber, group
 // noRoute announces a case the rules could not place, for the centre to
 // assign by hand.
 func (s *Service) noRoute(ctx context.Context, c Case, cause error) error {
+	if s.pub == nil {
+		return nil // nobody would ever publish it: keep it out of the outbox
+	}
 	var ch Change
 	if err := s.appendEvent(&ch, c.ID, c.Path, OrderEvent{Event: EventNoRoute, Case: c.ID, Category: c.Category, Path: c.Path, Note: cause.Error(), Time: s.now()}); err != nil {
 		return err
-	}
-	if len(ch.Events) == 0 {
-		return nil
 	}
 	if err := s.store.Apply(ctx, ch); err != nil {
 		return err

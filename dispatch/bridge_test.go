@@ -74,3 +74,26 @@ func TestCaseFromIncident(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "main-7", c.Asset)
 }
+
+// A service without a bus of its own that follows incidents on another
+// leaves nothing in its outbox for a case it cannot route: nobody would
+// ever publish it.
+func TestNoRouteWithoutABus(t *testing.T) {
+	f := newFixture(t, func(c *dispatch.Config) { c.Authorizer, c.Bus = access.AllowAll(), nil })
+	system := access.WithActor(context.Background(), access.Actor{ID: "dispatcher", Kind: access.AutomationSystem, Scope: "500000"})
+	sub, err := f.svc.FollowIncidents(system, f.bus, "dispatch")
+	require.NoError(t, err)
+	defer sub.Close()
+	ctx := context.Background()
+	require.NoError(t, f.bus.Publish(ctx, incidentEvent(t, "registered", "inc-11", "0203", path("510107001001001")))) // Chengdu: no rule
+	require.NoError(t, f.bus.Publish(ctx, incidentEvent(t, "registered", "inc-12", "0203", path("500107001002003"))))
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, f.bus.Drain(dctx))
+	cf, err := f.svc.CaseFile(system, "inc-12")
+	require.NoError(t, err)
+	assert.Len(t, cf.Orders, 3, "the routable case is dispatched")
+	pending, err := f.svc.Store().Pending(ctx, 10)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
+}
