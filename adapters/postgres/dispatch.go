@@ -141,34 +141,33 @@ func (s *DispatchStore) Apply(ctx context.Context, c dispatch.Change) error {
 	if err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		return applyDispatchRows(ctx, tx, rows, events, eventIDs, !s.db.noNotify)
-	})
+	return s.db.batchTx(ctx, func(batch *pgx.Batch) (func(pgx.BatchResults) error, error) {
+		return queueDispatchRows(batch, rows, events, eventIDs, !s.db.noNotify)
+	}, nil)
 }
 
-// applyDispatchRows sends every record's statement, the marks of the
-// change's events and the events themselves in one batch, and reads the
-// results in the order of the change: the first record that fails decides
-// the error, as in the memory store.
-func applyDispatchRows(ctx context.Context, tx pgx.Tx, rows []dispatchRow, events []OutboxMessage, eventIDs []uuid.UUID, notify bool) (err error) {
-	batch := &pgx.Batch{}
+// queueDispatchRows queues every record's statement, the marks of the
+// change's events and the events themselves in one batch, and returns how
+// to read the results in the order of the change: the first record that
+// fails decides the error, as in the memory store.
+func queueDispatchRows(batch *pgx.Batch, rows []dispatchRow, events []OutboxMessage, eventIDs []uuid.UUID, notify bool) (func(pgx.BatchResults) error, error) {
 	for _, r := range rows {
 		batch.Queue(r.sql, r.args...)
 	}
 	outboxView{marker: "govkit_dispatch_event"}.mark(batch, eventIDs)
+	outbox := 0 // statements queued for the events
 	if len(events) > 0 {
-		if _, err := queueOutbox(batch, events, notify); err != nil {
-			return dispatchWriteError("write events", err)
+		n, err := queueOutbox(batch, events, notify)
+		if err != nil {
+			return nil, dispatchWriteError("write events", err)
 		}
+		outbox = n
 	}
-	br := tx.SendBatch(ctx, batch)
-	defer func() {
-		// After a failure the statements left unread may fail too; the
-		// first failure is the one to report.
-		if cerr := br.Close(); err == nil && cerr != nil {
-			err = dispatchWriteError("apply change", cerr)
-		}
-	}()
+	return func(br pgx.BatchResults) error { return readDispatchRows(br, rows, eventIDs, outbox) }, nil
+}
+
+// readDispatchRows reads every result queueDispatchRows asked for.
+func readDispatchRows(br pgx.BatchResults, rows []dispatchRow, eventIDs []uuid.UUID, outbox int) error {
 	for _, r := range rows {
 		if r.create {
 			tag, err := br.Exec()
@@ -198,6 +197,11 @@ func applyDispatchRows(ctx context.Context, tx pgx.Tx, rows []dispatchRow, event
 		}
 	}
 	if len(eventIDs) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return dispatchWriteError("write events", err)
+		}
+	}
+	for range outbox {
 		if _, err := br.Exec(); err != nil {
 			return dispatchWriteError("write events", err)
 		}

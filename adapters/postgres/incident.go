@@ -127,16 +127,14 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 	if err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		// The whole change goes to the server in one round trip and the
-		// results are read in order; the first failure decides. Keys
-		// that were held already need their holders read, which is done
-		// once the batch has been read.
-		batch := &pgx.Batch{}
-		var (
-			steps  []func(pgx.BatchResults) error
-			claims []*incidentRow // rows not all of whose keys were claimed
-		)
+	// The whole change goes to the server in one round trip, with its
+	// BEGIN, and the results are read in order; the first failure decides.
+	// Keys that were held already need their holders read, which is done
+	// once the batch has been read, before COMMIT.
+	var claims []*incidentRow // rows not all of whose keys were claimed
+	return s.db.batchTx(ctx, func(batch *pgx.Batch) (func(pgx.BatchResults) error, error) {
+		claims = claims[:0]
+		var steps []func(pgx.BatchResults) error
 		for i := range creates {
 			r := &creates[i]
 			batch.Queue(insertIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
@@ -195,7 +193,7 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 		if len(events) > 0 {
 			n, err := queueOutbox(batch, events, !s.db.noNotify)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			s.events().mark(batch, ids)
 			for range n + 1 { // the inserts, perhaps the wake-up, the marks
@@ -211,21 +209,17 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 				})
 			}
 		}
-		br := tx.SendBatch(ctx, batch)
-		var err error
-		for _, step := range steps {
-			if err = step(br); err != nil {
-				break
+		return func(br pgx.BatchResults) error {
+			for _, step := range steps {
+				if err := step(br); err != nil {
+					return err
+				}
 			}
-		}
-		if cerr := br.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("postgres: apply incident change: %w", cerr)
-		}
-		if err != nil {
-			return err
-		}
+			return nil
+		}, nil
+	}, func(ctx context.Context, q querier) error {
 		for _, r := range claims {
-			if err := checkKeyHolders(ctx, tx, r.id, r.keys); err != nil {
+			if err := checkKeyHolders(ctx, q, r.id, r.keys); err != nil {
 				return err
 			}
 		}
@@ -320,7 +314,7 @@ func queueKeyClaim(batch *pgx.Batch, steps []func(pgx.BatchResults) error, r *in
 // checkKeyHolders checks that every key is held by id: some were held
 // already, by this case (an update keeping its keys, or a key listed
 // twice) or by another, whom the error names.
-func checkKeyHolders(ctx context.Context, tx pgx.Tx, id uuid.UUID, keys []string) error {
+func checkKeyHolders(ctx context.Context, tx querier, id uuid.UUID, keys []string) error {
 	rows, err := tx.Query(ctx, `SELECT key, incident FROM govkit_incident_key WHERE key = ANY($1::text[])`, keys)
 	if err != nil {
 		return fmt.Errorf("postgres: read key holders: %w", err)

@@ -135,31 +135,101 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) 
 			opt(&cfg)
 		}
 	}
+	return cfg.retry(ctx, func() error { return db.runTx(ctx, cfg.txOptions, fn) })
+}
+
+// retry runs attempt until it succeeds, fails for good, or the attempts or
+// ctx run out.
+func (cfg *txConfig) retry(ctx context.Context, attempt func() error) error {
 	if cfg.stats != nil {
 		*cfg.stats = TxStats{}
 	}
-
-	for attempt := 1; ; attempt++ {
+	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("postgres: transaction not started: %w", err)
 		}
 		if cfg.stats != nil {
-			cfg.stats.Attempts = attempt
+			cfg.stats.Attempts = n
 		}
-		err := db.runTx(ctx, cfg.txOptions, fn)
+		err := attempt()
 		if err == nil || !IsRetryable(err) {
 			return err
 		}
-		if attempt >= cfg.maxAttempts {
-			return &RetryError{Attempts: attempt, Err: err}
+		if n >= cfg.maxAttempts {
+			return &RetryError{Attempts: n, Err: err}
 		}
 		if cfg.onRetry != nil {
-			cfg.onRetry(attempt, err)
+			cfg.onRetry(n, err)
 		}
-		if werr := wait(ctx, cfg.backoff(attempt)); werr != nil {
-			return fmt.Errorf("postgres: transaction abandoned after %d attempts: %w", attempt, errors.Join(werr, err))
+		if werr := wait(ctx, cfg.backoff(n)); werr != nil {
+			return fmt.Errorf("postgres: transaction abandoned after %d attempts: %w", n, errors.Join(werr, err))
 		}
 	}
+}
+
+// querier runs a query on an open transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// batchTx is InTx, read committed and with its retries, for a transaction
+// that is mostly one batch of statements: BEGIN travels with the batch, so
+// the statements cost one round trip and COMMIT another, where InTx spends
+// a third on BEGIN alone. queue fills the batch and returns how to read its
+// results, in order, stopping at the first failure; then, if not nil, runs
+// on the open transaction before COMMIT (a follow-up read that the
+// results called for). queue runs again on each attempt.
+func (db *DB) batchTx(ctx context.Context, queue func(*pgx.Batch) (read func(pgx.BatchResults) error, err error), then func(context.Context, querier) error) error {
+	cfg := txConfig{maxAttempts: DefaultMaxAttempts, baseDelay: DefaultRetryBaseDelay, maxDelay: DefaultRetryMaxDelay}
+	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue, then) })
+}
+
+func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.BatchResults) error, error), then func(context.Context, querier) error) (err error) {
+	batch := &pgx.Batch{}
+	batch.Queue("begin isolation level read committed")
+	read, err := queue(batch)
+	if err != nil {
+		return err
+	}
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin transaction: %w", err)
+	}
+	defer conn.Release() // the pool drops a connection left inside a transaction
+	committed := false
+	defer func() {
+		if !committed { // an error, a panic or runtime.Goexit
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			_, _ = conn.Exec(rctx, "rollback")
+		}
+	}()
+	br := conn.SendBatch(ctx, batch)
+	if _, err = br.Exec(); err != nil {
+		err = fmt.Errorf("postgres: begin transaction: %w", err)
+	} else {
+		err = read(br)
+	}
+	// After a failure the statements left unread may fail too; the first
+	// failure is the one to report.
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("postgres: batch: %w", cerr)
+	}
+	if err == nil && then != nil {
+		err = then(ctx, conn)
+	}
+	if err != nil {
+		return err
+	}
+	tag, err := conn.Exec(ctx, "commit")
+	if err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	if tag.String() == "ROLLBACK" { // a failure read missed aborted it
+		return fmt.Errorf("postgres: commit: %w", pgx.ErrTxCommitRollback)
+	}
+	committed = true
+	return nil
 }
 
 // runTx runs one attempt.
