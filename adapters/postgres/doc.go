@@ -45,6 +45,12 @@
 // back entirely ([ErrMigrationFailed]); an applied migration whose SQL was
 // since edited is refused ([ErrMigrationChanged]): add a new version instead.
 //
+// Because each migration is one transaction, an index it builds is not
+// built CONCURRENTLY: writes to that table wait until it is done. Upgrading
+// a large database past such a version (incident 0003, the open-case index;
+// permit 0002, which also fills the site columns of every excavation) is
+// best done in a quiet hour.
+//
 // # Transactions and the outbox
 //
 // [DB.InTx] runs a function in a transaction, commits it if the function
