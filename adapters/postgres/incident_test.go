@@ -376,6 +376,9 @@ func TestIncidentNearbyUsesTheOpenIndex(t *testing.T) {
 		}
 		return n
 	}
+	// Each search reads about one entry; the bound leaves room for the
+	// first searches' counts, which a backend may report late. Reading
+	// the category would cost 301 a search.
 	before, calls := settled(), 8
 	for range calls {
 		near, err := s.Nearby(ctx, q)
@@ -383,5 +386,5 @@ func TestIncidentNearbyUsesTheOpenIndex(t *testing.T) {
 		require.Len(t, near, 1)
 	}
 	require.Eventually(t, func() bool { return read() > before }, 5*time.Second, 50*time.Millisecond)
-	require.LessOrEqual(t, settled()-before, calls*2, "index entries read for %d searches among %d open cases of the category", calls, len(far)+1)
+	require.LessOrEqual(t, settled()-before, calls*5, "index entries read for %d searches among %d open cases of the category", calls, len(far)+1)
 }
