@@ -53,7 +53,8 @@ const DispatchComponent = "dispatch"
 // in the order they were written (Seq): the commit order when changes do
 // not overlap in time.
 type DispatchStore struct {
-	db *DB
+	db     *DB
+	writes *txGroup[dispatchWrite]
 }
 
 var _ dispatch.Store = (*DispatchStore)(nil)
@@ -75,7 +76,9 @@ func NewDispatchStore(ctx context.Context, db *DB) (*DispatchStore, error) {
 	if err := db.Migrate(ctx, DispatchComponent, migs); err != nil {
 		return nil, err
 	}
-	return &DispatchStore{db: db}, nil
+	s := &DispatchStore{db: db}
+	s.writes = newTxGroup(db, writeSlots(db), s.queueWrite)
+	return s, nil
 }
 
 // DispatchEventError reports an event of a dispatch.Change that the outbox
@@ -110,11 +113,12 @@ type dispatchRow struct {
 	args    []any
 }
 
-// Apply implements dispatch.Store: the whole change in one transaction
-// (DB.InTx), so any error leaves nothing of it behind. Records are
-// encoded first, outside the transaction, so that a retry after a
-// deadlock repeats only the statements; the statements then go in one
-// round trip, and the events in a second (WriteOutbox).
+// Apply implements dispatch.Store: the whole change in one transaction,
+// so any error leaves nothing of it behind. Records are encoded first,
+// outside the transaction, so that a retry after a deadlock repeats only
+// the statements; the statements and events then go in one round trip
+// with the transaction's BEGIN. Changes applied concurrently share
+// transactions (see txGroup); each still succeeds or fails on its own.
 func (s *DispatchStore) Apply(ctx context.Context, c dispatch.Change) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -141,9 +145,19 @@ func (s *DispatchStore) Apply(ctx context.Context, c dispatch.Change) error {
 	if err != nil {
 		return err
 	}
-	return s.db.batchTx(ctx, func(batch *pgx.Batch) (func(pgx.BatchResults) error, error) {
-		return queueDispatchRows(batch, rows, events, eventIDs, !s.db.noNotify)
-	}, nil)
+	return s.writes.Do(ctx, &dispatchWrite{rows: rows, events: events, eventIDs: eventIDs})
+}
+
+// dispatchWrite is a dispatch.Change encoded for the database.
+type dispatchWrite struct {
+	rows     []dispatchRow
+	events   []OutboxMessage
+	eventIDs []uuid.UUID
+}
+
+func (s *DispatchStore) queueWrite(batch *pgx.Batch, w *dispatchWrite) (func(pgx.BatchResults) error, func(context.Context, querier) error, error) {
+	read, err := queueDispatchRows(batch, w.rows, w.events, w.eventIDs, !s.db.noNotify)
+	return read, nil, err
 }
 
 // queueDispatchRows queues every record's statement, the marks of the

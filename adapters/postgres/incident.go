@@ -52,6 +52,7 @@ const IncidentComponent = "incident"
 type IncidentStore struct {
 	db     *DB
 	sealer *pii.Sealer
+	writes *txGroup[incidentWrite]
 }
 
 var _ incident.Store = (*IncidentStore)(nil)
@@ -78,7 +79,9 @@ func NewIncidentStore(ctx context.Context, db *DB, sealer *pii.Sealer) (*Inciden
 	if err := db.Migrate(ctx, IncidentComponent, migs); err != nil {
 		return nil, err
 	}
-	return &IncidentStore{db: db, sealer: sealer}, nil
+	s := &IncidentStore{db: db, sealer: sealer}
+	s.writes = newTxGroup(db, writeSlots(db), s.queueWrite)
+	return s, nil
 }
 
 // IncidentEventError reports an event of an incident.Change that the
@@ -101,130 +104,141 @@ func (e *IncidentEventError) Error() string {
 // Unwrap lets errors.Is(err, ErrInvalidOutboxMessage) match.
 func (e *IncidentEventError) Unwrap() error { return ErrInvalidOutboxMessage }
 
-// Apply implements incident.Store: the whole change in one transaction
-// (DB.InTx), so any error leaves nothing of it behind. Encoding and
-// sealing happen first, outside the transaction, so that a retry after a
-// deadlock repeats only the statements.
+// Apply implements incident.Store: the whole change in one transaction,
+// so any error leaves nothing of it behind. Encoding and sealing happen
+// first, outside the transaction, so that a retry after a deadlock repeats
+// only the statements. Changes applied concurrently share transactions
+// (see txGroup); each still succeeds or fails on its own.
 func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	creates, err := s.encodeIncidents(c.Create)
-	if err != nil {
+	var (
+		w   incidentWrite
+		err error
+	)
+	if w.creates, err = s.encodeIncidents(c.Create); err != nil {
 		return err
 	}
-	updates, err := s.encodeIncidents(c.Update)
-	if err != nil {
+	if w.updates, err = s.encodeIncidents(c.Update); err != nil {
 		return err
 	}
-	entries, err := encodeIncidentEntries(c.Timeline)
-	if err != nil {
+	if w.entries, err = encodeIncidentEntries(c.Timeline); err != nil {
 		return err
 	}
-	events, ids, err := outboxMessages(c.Events, false, func(i int, id, reason string) error {
+	w.events, w.eventIDs, err = outboxMessages(c.Events, false, func(i int, id, reason string) error {
 		return &IncidentEventError{Index: i, ID: id, Reason: reason}
 	})
 	if err != nil {
 		return err
 	}
-	// The whole change goes to the server in one round trip, with its
-	// BEGIN, and the results are read in order; the first failure decides.
-	// Keys that were held already need their holders read, which is done
-	// once the batch has been read, before COMMIT.
+	return s.writes.Do(ctx, &w)
+}
+
+// incidentWrite is an incident.Change encoded for the database.
+type incidentWrite struct {
+	creates, updates []incidentRow
+	entries          []incidentEntryRow
+	events           []OutboxMessage
+	eventIDs         []uuid.UUID
+}
+
+// queueWrite queues w's statements and returns how to read their results,
+// in order, the first failure deciding; keys that were held already need
+// their holders read, which then does once the batch has been read.
+func (s *IncidentStore) queueWrite(batch *pgx.Batch, w *incidentWrite) (func(pgx.BatchResults) error, func(context.Context, querier) error, error) {
+	creates, updates, entries, events, ids := w.creates, w.updates, w.entries, w.events, w.eventIDs
 	var claims []*incidentRow // rows not all of whose keys were claimed
-	return s.db.batchTx(ctx, func(batch *pgx.Batch) (func(pgx.BatchResults) error, error) {
-		claims = claims[:0]
-		var steps []func(pgx.BatchResults) error
-		for i := range creates {
-			r := &creates[i]
-			batch.Queue(insertIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
-				r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc)
-			steps = append(steps, func(br pgx.BatchResults) error {
-				tag, err := br.Exec()
-				if err != nil {
-					return fmt.Errorf("postgres: insert incident %s: %w", r.id, err)
-				}
-				if tag.RowsAffected() == 0 {
-					return fmt.Errorf("%w: %s", incident.ErrDuplicateID, r.id)
-				}
-				return nil
-			})
-			steps = queueKeyClaim(batch, steps, r, &claims)
-		}
-		for i := range updates {
-			r := &updates[i]
-			batch.Queue(updateIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
-				r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc, r.version-1)
-			steps = append(steps, func(br pgx.BatchResults) error {
-				var (
-					applied bool
-					have    *int64
-				)
-				if err := br.QueryRow().Scan(&applied, &have); err != nil {
-					return fmt.Errorf("postgres: update incident %s: %w", r.id, err)
-				}
-				switch {
-				case applied:
-					return nil
-				case have == nil:
-					return fmt.Errorf("%w: %s", incident.ErrNotFound, r.id)
-				}
-				return fmt.Errorf("%w: %s is at version %d, the change expects %d", incident.ErrConflict, r.id, *have, r.version-1)
-			})
-			steps = queueKeyClaim(batch, steps, r, &claims)
-		}
-		for _, r := range entries {
-			e := r.e
-			batch.Queue(insertIncidentEntrySQL, e.Incident, e.Seq, r.at, e.ActorID, e.Action,
-				int16(e.From), int16(e.To), e.Note, r.evidence, e.Late, e.PrevHash, e.Hash)
-			steps = append(steps, func(br pgx.BatchResults) error {
-				tag, err := br.Exec()
-				switch {
-				case pgCode(err) == sqlstateForeignKeyViolation:
-					return fmt.Errorf("%w: timeline entry %d for unknown incident %s", incident.ErrNotFound, e.Seq, e.Incident)
-				case err != nil:
-					return fmt.Errorf("postgres: append timeline entry %d of %s: %w", e.Seq, e.Incident, err)
-				case tag.RowsAffected() == 0:
-					return fmt.Errorf("%w: timeline entry %d of %s already written", incident.ErrConflict, e.Seq, e.Incident)
-				}
-				return nil
-			})
-		}
-		if len(events) > 0 {
-			n, err := queueOutbox(batch, events, !s.db.noNotify)
+	var steps []func(pgx.BatchResults) error
+	for i := range creates {
+		r := &creates[i]
+		batch.Queue(insertIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
+			r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc)
+		steps = append(steps, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
 			if err != nil {
-				return nil, err
+				return fmt.Errorf("postgres: insert incident %s: %w", r.id, err)
 			}
-			s.events().mark(batch, ids)
-			for range n + 1 { // the inserts, perhaps the wake-up, the marks
-				steps = append(steps, func(br pgx.BatchResults) error {
-					_, err := br.Exec()
-					switch {
-					case pgCode(err) == sqlstateUniqueViolation:
-						return fmt.Errorf("%w: an event of the change is already in the outbox: %w", incident.ErrConflict, err)
-					case err != nil:
-						return fmt.Errorf("postgres: write incident events: %w", err)
-					}
-					return nil
-				})
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("%w: %s", incident.ErrDuplicateID, r.id)
 			}
+			return nil
+		})
+		steps = queueKeyClaim(batch, steps, r, &claims)
+	}
+	for i := range updates {
+		r := &updates[i]
+		batch.Queue(updateIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
+			r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc, r.version-1)
+		steps = append(steps, func(br pgx.BatchResults) error {
+			var (
+				applied bool
+				have    *int64
+			)
+			if err := br.QueryRow().Scan(&applied, &have); err != nil {
+				return fmt.Errorf("postgres: update incident %s: %w", r.id, err)
+			}
+			switch {
+			case applied:
+				return nil
+			case have == nil:
+				return fmt.Errorf("%w: %s", incident.ErrNotFound, r.id)
+			}
+			return fmt.Errorf("%w: %s is at version %d, the change expects %d", incident.ErrConflict, r.id, *have, r.version-1)
+		})
+		steps = queueKeyClaim(batch, steps, r, &claims)
+	}
+	for _, r := range entries {
+		e := r.e
+		batch.Queue(insertIncidentEntrySQL, e.Incident, e.Seq, r.at, e.ActorID, e.Action,
+			int16(e.From), int16(e.To), e.Note, r.evidence, e.Late, e.PrevHash, e.Hash)
+		steps = append(steps, func(br pgx.BatchResults) error {
+			tag, err := br.Exec()
+			switch {
+			case pgCode(err) == sqlstateForeignKeyViolation:
+				return fmt.Errorf("%w: timeline entry %d for unknown incident %s", incident.ErrNotFound, e.Seq, e.Incident)
+			case err != nil:
+				return fmt.Errorf("postgres: append timeline entry %d of %s: %w", e.Seq, e.Incident, err)
+			case tag.RowsAffected() == 0:
+				return fmt.Errorf("%w: timeline entry %d of %s already written", incident.ErrConflict, e.Seq, e.Incident)
+			}
+			return nil
+		})
+	}
+	if len(events) > 0 {
+		n, err := queueOutbox(batch, events, !s.db.noNotify)
+		if err != nil {
+			return nil, nil, err
 		}
-		return func(br pgx.BatchResults) error {
+		s.events().mark(batch, ids)
+		for range n + 1 { // the inserts, perhaps the wake-up, the marks
+			steps = append(steps, func(br pgx.BatchResults) error {
+				_, err := br.Exec()
+				switch {
+				case pgCode(err) == sqlstateUniqueViolation:
+					return fmt.Errorf("%w: an event of the change is already in the outbox: %w", incident.ErrConflict, err)
+				case err != nil:
+					return fmt.Errorf("postgres: write incident events: %w", err)
+				}
+				return nil
+			})
+		}
+	}
+	return func(br pgx.BatchResults) error {
 			for _, step := range steps {
 				if err := step(br); err != nil {
 					return err
 				}
 			}
 			return nil
-		}, nil
-	}, func(ctx context.Context, q querier) error {
-		for _, r := range claims {
-			if err := checkKeyHolders(ctx, q, r.id, r.keys); err != nil {
-				return err
+		}, func(ctx context.Context, q querier) error {
+			for _, r := range claims {
+				if err := checkKeyHolders(ctx, q, r.id, r.keys); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		}, nil
 }
 
 // incidentRow is an incident encoded for its table.
