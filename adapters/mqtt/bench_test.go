@@ -46,12 +46,6 @@ func benchThroughput(b *testing.B, packSize int) {
 	} else {
 		server = serverURL(b)
 	}
-	const (
-		publishers = 4
-		batch      = 128
-		devices    = 1000
-		gateways   = 40
-	)
 	pubOpts := testOptions(b, server)
 	pubOpts.ClientID += "-p"
 	pubOpts.PackSize = packSize
@@ -82,42 +76,14 @@ func benchThroughput(b *testing.B, packSize int) {
 			subjects[i] = root + ".gateway.g" + strconv.Itoa(i%gateways) + ".reading"
 		}
 	}
-	ctx := context.Background()
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ResetTimer()
 	cpu0, bcpu0 := cpuTime(), brokerCPU()
 	start := time.Now()
-	for range publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			msgs := make([]bus.Message, 0, batch)
-			for {
-				first := next.Add(batch) - batch
-				if first >= int64(b.N) {
-					return
-				}
-				msgs = msgs[:0]
-				for i := first; i < min(first+batch, int64(b.N)); i++ {
-					d := int(i % devices)
-					if packSize > 0 {
-						// the gateway of this batch, and in turn its devices
-						g, n := int(first/batch%gateways), int(i-first)
-						d = g + gateways*(n%(devices/gateways))
-					}
-					m := bus.NewMessage(subjects[d], payload)
-					m.Key = keys[d]
-					msgs = append(msgs, m)
-				}
-				if err := pb.PublishBatch(ctx, msgs); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	publishAll(b, pb, packSize, func(i int64, d int) bus.Message {
+		m := bus.NewMessage(subjects[d], payload)
+		m.Key = keys[d]
+		return m
+	})
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
@@ -136,6 +102,51 @@ func benchThroughput(b *testing.B, packSize int) {
 	if handled.Load() < target || st.Lost > 0 {
 		b.Errorf("invalid figure: handled %d of %d, %d lost (the broker dropped messages; use the lossless settings)", handled.Load(), target, st.Lost)
 	}
+}
+
+// The load the throughput benchmarks publish: 1,000 devices behind 40
+// gateways, in batches of 128 from 4 goroutines.
+const (
+	publishers = 4
+	batch      = 128
+	devices    = 1000
+	gateways   = 40
+)
+
+// publishAll publishes b.N messages through pb from the publishing
+// goroutines, each batch with PublishBatch; msg builds message i for
+// device d. Unpacked, message i comes from device i mod 1,000; packed,
+// each batch comes from one gateway (the gateways take turns) and its
+// messages from that gateway's devices in turn.
+func publishAll(b *testing.B, pb *Bus, packSize int, msg func(i int64, d int) bus.Message) {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range publishers {
+		wg.Go(func() {
+			msgs := make([]bus.Message, 0, batch)
+			for {
+				first := next.Add(batch) - batch
+				if first >= int64(b.N) {
+					return
+				}
+				msgs = msgs[:0]
+				for i := first; i < min(first+batch, int64(b.N)); i++ {
+					d := int(i % devices)
+					if packSize > 0 {
+						g, n := int(first/batch%gateways), int(i-first)
+						d = g + gateways*(n%(devices/gateways))
+					}
+					msgs = append(msgs, msg(i, d))
+				}
+				if err := pb.PublishBatch(ctx, msgs); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // cpuTime returns the CPU time this process has used.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,12 +43,6 @@ func benchSensorPath(b *testing.B, packSize int) {
 	if os.Getenv("GOVKIT_BENCH_OWN_BROKER") == "1" {
 		server = startBroker(b, losslessConfig+"set_tcp_nodelay true\n").url()
 	}
-	const (
-		publishers = 4
-		batch      = 128
-		devices    = 1000
-		gateways   = 40
-	)
 	reg := sensor.NewRegistry()
 	if err := reg.AddProfile(sensor.Profile{Name: "tank-gauge", Resources: []sensor.Resource{
 		{Name: "level", Unit: "%", Min: 0, Max: 100, Interval: time.Second},
@@ -100,44 +93,17 @@ func benchSensorPath(b *testing.B, packSize int) {
 			subjects[i] = fmt.Sprintf("%s.gateway.g%d.up", root, i%gateways)
 		}
 	}
-	ctx := context.Background()
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	for range publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			msgs := make([]bus.Message, 0, batch)
-			for {
-				first := next.Add(batch) - batch
-				if first >= int64(b.N) {
-					return
-				}
-				msgs = msgs[:0]
-				for i := first; i < min(first+batch, int64(b.N)); i++ {
-					d := int(i % devices)
-					if packSize > 0 {
-						g, n := int(first/batch%gateways), int(i-first)
-						d = g + gateways*(n%(devices/gateways))
-					}
-					level := 40 + float64(i%50)
-					if i%997 == 0 { // a different tank each time
-						level = 97
-					}
-					m := bus.NewMessage(subjects[d], fmt.Appendf(nil, `{"device":%q,"seq":%d,"readings":{"level":%.1f}}`, ids[d], i+1, level))
-					m.Key = ids[d]
-					msgs = append(msgs, m)
-				}
-				if err := pb.PublishBatch(ctx, msgs); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	publishAll(b, pb, packSize, func(i int64, d int) bus.Message {
+		level := 40 + float64(i%50)
+		if i%997 == 0 { // a different tank each time
+			level = 97
+		}
+		m := bus.NewMessage(subjects[d], fmt.Appendf(nil, `{"device":%q,"seq":%d,"readings":{"level":%.1f}}`, ids[d], i+1, level))
+		m.Key = ids[d]
+		return m
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for in.Stats().Messages < int64(b.N) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
