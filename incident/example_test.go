@@ -2,6 +2,7 @@ package incident_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/govkit/govkit/geo"
 	"github.com/govkit/govkit/incident"
 	"github.com/govkit/govkit/pii"
+	"github.com/govkit/govkit/region"
 	"github.com/govkit/govkit/region/regiontest"
 )
 
@@ -203,4 +205,47 @@ func ExampleNewRanking() {
 	// at the underpass, this morning
 	// round the corner, just now
 	// score at 20 m, 2 h old: 0.941
+}
+
+// S16: a case filmed in district 500001 is handled by the enforcement
+// detachment of district 500002. The application tells the service which
+// units handle the case (here a map; in a deployment, dispatch's work
+// orders), so the detachment's officer, whose scope is his own district,
+// may read the case and record his fine on it, but not verify it.
+func ExampleConfig_handlingUnits() {
+	city, _ := regiontest.New(regiontest.Small())
+	cat, _ := incident.NewCatalogue([]incident.Category{{Code: "muck-truck-overload", Name: "Overloaded muck truck", Kind: incident.Event}})
+	policy, _ := access.ParsePolicy([]byte(`{"version": 1, "roles": {
+	  "centre":  [{"action": "report", "resource": "incident"}, {"action": "register", "resource": "incident"},
+	              {"action": "dispatch", "resource": "incident"}, {"action": "handle", "resource": "incident"},
+	              {"action": "read", "resource": "incident"}],
+	  "handler": [{"action": "handle", "resource": "incident"}, {"action": "read", "resource": "incident"},
+	              {"action": "verify", "resource": "incident"}]}}`))
+	handling := map[uuid.UUID][]region.Code{}
+	svc, _ := incident.NewService(incident.Config{Catalogue: cat, Regions: city, Authorizer: policy,
+		HandlingUnits: func(_ context.Context, id uuid.UUID) ([]region.Code, error) { return handling[id], nil }})
+	defer svc.Shutdown()
+
+	centre := access.WithActor(context.Background(), access.Actor{ID: "centre-01", Kind: access.DistrictStaff, Scope: "500001", Roles: []string{"centre"}})
+	officer := access.WithActor(context.Background(), access.Actor{ID: "officer-chen", Kind: access.DepartmentHandler, Scope: "500002", Roles: []string{"handler"}})
+	rc, _ := svc.Report(centre, incident.Report{Channel: incident.Hotline, Category: "muck-truck-overload", Point: geo.Point{Lat: 29.528, Lon: 106.4896}})
+	id := rc.Incident.ID
+	_, _ = svc.Register(centre, id, "")
+	_, _ = svc.MarkDispatched(centre, id, "to district 500002's detachment")
+	_, _ = svc.Start(centre, id, "")
+
+	fine := func() error {
+		_, err := svc.RecordPenalty(officer, id, incident.Penalty{Decision: "渝执罚〔2026〕17号", Amount: *apd.New(2000, 0)})
+		return err
+	}
+	fmt.Println("before dispatch names his unit:", errors.Is(fine(), access.ErrDenied))
+	handling[id] = []region.Code{"500002"}
+	fmt.Println("after:", fine())
+	_, _ = svc.Dispose(centre, id, "truck unloaded at the site")
+	_, err := svc.BeginVerification(officer, id, "")
+	fmt.Println("verifying stays with the case's district:", errors.Is(err, access.ErrDenied))
+	// Output:
+	// before dispatch names his unit: true
+	// after: <nil>
+	// verifying stays with the case's district: true
 }
