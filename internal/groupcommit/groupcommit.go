@@ -6,7 +6,8 @@
 // writers queue for the lock it is far cheaper to let the first of them
 // apply everything that queued behind it in one transaction than to apply
 // each in turn. A writer alone still commits at once: batches form only
-// while the lock is busy.
+// while the lock is busy. The PostgreSQL stores use it too, with a lock
+// that several batches may hold at once, to share commits.
 package groupcommit
 
 import (
