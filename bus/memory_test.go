@@ -68,10 +68,17 @@ func TestRejectIsAllOrNothing(t *testing.T) {
 
 	ctx := context.Background()
 	// One message in the slow handler, two queued: the slow lane is full.
-	require.NoError(t, b.Publish(ctx, bus.NewMessage("a.b", nil)))
-	require.Eventually(t, func() bool { return seen.Load() == 1 }, time.Second, time.Millisecond)
-	require.NoError(t, b.Publish(ctx, bus.NewMessage("a.b", nil)))
-	require.NoError(t, b.Publish(ctx, bus.NewMessage("a.b", nil)))
+	// The fast group takes each message before the next is published, so
+	// that only the slow lane can be full however the goroutines run.
+	publish := func(n int64) {
+		t.Helper()
+		require.NoError(t, b.Publish(ctx, bus.NewMessage("a.b", nil)))
+		require.Eventually(t, func() bool { return fast.Load() == n }, 5*time.Second, time.Millisecond)
+	}
+	publish(1)
+	require.Eventually(t, func() bool { return seen.Load() == 1 }, 5*time.Second, time.Millisecond)
+	publish(2)
+	publish(3)
 	err = b.Publish(ctx, bus.NewMessage("a.b", nil))
 	require.ErrorIs(t, err, bus.ErrOverloaded)
 	time.Sleep(20 * time.Millisecond)
