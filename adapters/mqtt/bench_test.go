@@ -38,21 +38,11 @@ func BenchmarkBusThroughputPacked(b *testing.B) { benchThroughput(b, 32) }
 // benchThroughput runs the throughput benchmarks; packSize 0 publishes
 // each device's readings on its own subject, as one message per PUBLISH.
 func benchThroughput(b *testing.B, packSize int) {
-	var server string
-	brokerCPU := func() time.Duration { return 0 }
-	if os.Getenv("GOVKIT_BENCH_OWN_BROKER") == "1" {
-		br := startBroker(b, losslessConfig+"set_tcp_nodelay true\n")
-		server, brokerCPU = br.url(), br.cpuTime
-	} else {
-		server = serverURL(b)
+	keys := make([]string, devices)
+	for i := range keys {
+		keys[i] = "d" + strconv.Itoa(i)
 	}
-	pubOpts := testOptions(b, server)
-	pubOpts.ClientID += "-p"
-	pubOpts.PackSize = packSize
-	subOpts := testOptions(b, server)
-	subOpts.ClientID += "-s"
-	pb, sb := newTestBus(b, pubOpts), newTestBus(b, subOpts)
-	root := "govkit-bench." + randomToken()
+	pb, sb, root, subjects, brokerCPU := benchBuses(b, packSize, keys)
 
 	var handled atomic.Int64
 	target := int64(b.N)
@@ -67,15 +57,6 @@ func benchThroughput(b *testing.B, packSize int) {
 		b.Fatal(err)
 	}
 	payload := []byte(`{"device":"d-000","t":21.5,"rh":0.43}`)
-	subjects := make([]string, devices)
-	keys := make([]string, devices)
-	for i := range devices {
-		keys[i] = "d" + strconv.Itoa(i)
-		subjects[i] = root + ".sensor." + keys[i] + ".reading"
-		if packSize > 0 {
-			subjects[i] = root + ".gateway.g" + strconv.Itoa(i%gateways) + ".reading"
-		}
-	}
 	b.ResetTimer()
 	cpu0, bcpu0 := cpuTime(), brokerCPU()
 	start := time.Now()
@@ -112,6 +93,37 @@ const (
 	devices    = 1000
 	gateways   = 40
 )
+
+// benchBuses returns the publishing bus (with packSize) and the
+// subscribing bus of a throughput benchmark, on GOVKIT_TEST_MQTT or, with
+// GOVKIT_BENCH_OWN_BROKER=1, on a broker of its own with the lossless
+// settings and set_tcp_nodelay, whose CPU time brokerCPU reports (zero on
+// the shared broker). subjects[d] is device d's subject, the device's or
+// with packs its gateway's, under root, the benchmark's own.
+func benchBuses(b *testing.B, packSize int, devices []string) (pb, sb *Bus, root string, subjects []string, brokerCPU func() time.Duration) {
+	var server string
+	brokerCPU = func() time.Duration { return 0 }
+	if os.Getenv("GOVKIT_BENCH_OWN_BROKER") == "1" {
+		br := startBroker(b, losslessConfig+"set_tcp_nodelay true\n")
+		server, brokerCPU = br.url(), br.cpuTime
+	} else {
+		server = serverURL(b)
+	}
+	pubOpts := testOptions(b, server)
+	pubOpts.ClientID += "-p"
+	pubOpts.PackSize = packSize
+	subOpts := testOptions(b, server)
+	subOpts.ClientID += "-s"
+	root = "govkit-bench." + randomToken()
+	subjects = make([]string, len(devices))
+	for i, d := range devices {
+		subjects[i] = root + ".sensor." + d + ".up"
+		if packSize > 0 {
+			subjects[i] = root + ".gateway.g" + strconv.Itoa(i%gateways) + ".up"
+		}
+	}
+	return newTestBus(b, pubOpts), newTestBus(b, subOpts), root, subjects, brokerCPU
+}
 
 // publishAll publishes b.N messages through pb from the publishing
 // goroutines, each batch with PublishBatch; msg builds message i for

@@ -3,7 +3,6 @@ package mqtt
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,10 +38,6 @@ func BenchmarkSensorPath(b *testing.B) { benchSensorPath(b, 0) }
 func BenchmarkSensorPathPacked(b *testing.B) { benchSensorPath(b, 32) }
 
 func benchSensorPath(b *testing.B, packSize int) {
-	server := serverURL(b)
-	if os.Getenv("GOVKIT_BENCH_OWN_BROKER") == "1" {
-		server = startBroker(b, losslessConfig+"set_tcp_nodelay true\n").url()
-	}
 	reg := sensor.NewRegistry()
 	if err := reg.AddProfile(sensor.Profile{Name: "tank-gauge", Resources: []sensor.Resource{
 		{Name: "level", Unit: "%", Min: 0, Max: 100, Interval: time.Second},
@@ -76,22 +71,9 @@ func benchSensorPath(b *testing.B, packSize int) {
 	}
 	defer func() { _ = in.Close(context.Background()) }()
 
-	pubOpts := testOptions(b, server)
-	pubOpts.ClientID += "-p"
-	pubOpts.PackSize = packSize
-	subOpts := testOptions(b, server)
-	subOpts.ClientID += "-s"
-	pb, sb := newTestBus(b, pubOpts), newTestBus(b, subOpts)
-	root := "govkit-bench." + randomToken()
+	pb, sb, root, subjects, _ := benchBuses(b, packSize, ids)
 	if _, err := sb.Subscribe(context.Background(), root+".>", "sensor", in.SyncHandler()); err != nil {
 		b.Fatal(err)
-	}
-	subjects := make([]string, devices)
-	for i := range devices {
-		subjects[i] = root + ".sensor." + ids[i] + ".up"
-		if packSize > 0 {
-			subjects[i] = fmt.Sprintf("%s.gateway.g%d.up", root, i%gateways)
-		}
 	}
 	b.ResetTimer()
 	start := time.Now()
