@@ -96,6 +96,14 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	for _, fn := range oc.configure {
 		fn(cfg)
 	}
+	afterConnect := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		registerUUID(conn.TypeMap())
+		if afterConnect != nil {
+			return afterConnect(ctx, conn)
+		}
+		return nil
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
