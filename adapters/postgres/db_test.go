@@ -115,8 +115,9 @@ func TestSetupIsIdempotent(t *testing.T) {
 	require.NoError(t, db.MigrateOutbox(ctx))
 	applied, err := db.AppliedMigrations(ctx, postgres.OutboxComponent)
 	require.NoError(t, err)
-	require.Len(t, applied, 1)
+	require.Len(t, applied, 2)
 	assert.Equal(t, "create_outbox", applied[0].Name)
+	assert.Equal(t, "create_reject_function", applied[1].Name)
 	assert.True(t, tableExists(t, db, "govkit_outbox"))
 	assert.Equal(t, 1, queryInt(t, db,
 		"SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'govkit_outbox_unpublished_idx'", db.Schema()))

@@ -117,7 +117,7 @@ type dispatchRow struct {
 // so any error leaves nothing of it behind. Records are encoded first,
 // outside the transaction, so that a retry after a deadlock repeats only
 // the statements; the statements and events then go in one round trip
-// with the transaction's BEGIN. Changes applied concurrently share
+// with the transaction's BEGIN and COMMIT. Changes applied concurrently share
 // transactions (see txGroup); each still succeeds or fails on its own.
 func (s *DispatchStore) Apply(ctx context.Context, c dispatch.Change) error {
 	if err := ctx.Err(); err != nil {
@@ -155,9 +155,8 @@ type dispatchWrite struct {
 	eventIDs []uuid.UUID
 }
 
-func (s *DispatchStore) queueWrite(batch *pgx.Batch, w *dispatchWrite) (func(pgx.BatchResults) error, func(context.Context, querier) error, error) {
-	read, err := queueDispatchRows(batch, w.rows, w.events, w.eventIDs, !s.db.noNotify)
-	return read, nil, err
+func (s *DispatchStore) queueWrite(batch *pgx.Batch, w *dispatchWrite) (func(pgx.BatchResults) error, error) {
+	return queueDispatchRows(batch, w.rows, w.events, w.eventIDs, !s.db.noNotify)
 }
 
 // queueDispatchRows queues every record's statement, the marks of the
@@ -180,34 +179,26 @@ func queueDispatchRows(batch *pgx.Batch, rows []dispatchRow, events []OutboxMess
 	return func(br pgx.BatchResults) error { return readDispatchRows(br, rows, eventIDs, outbox) }, nil
 }
 
-// readDispatchRows reads every result queueDispatchRows asked for.
+// readDispatchRows reads every result queueDispatchRows asked for. Each
+// check fails its statement on the server, so reading only reports.
 func readDispatchRows(br pgx.BatchResults, rows []dispatchRow, eventIDs []uuid.UUID, outbox int) error {
 	for _, r := range rows {
-		if r.create {
-			tag, err := br.Exec()
-			if err != nil {
-				return dispatchWriteError("create "+r.what, err)
-			}
-			if tag.RowsAffected() == 0 {
-				return fmt.Errorf("%w: %s already exists", dispatch.ErrConflict, r.what)
-			}
-			continue
-		}
-		var (
-			updated bool
-			have    *int64
-		)
-		if err := br.QueryRow().Scan(&updated, &have); err != nil {
-			return dispatchWriteError("update "+r.what, err)
-		}
+		_, err := br.Exec()
+		have, rejected := rejectedVersion(err)
 		switch {
-		case updated:
-		case have == nil:
+		case r.create && pgCode(err) == sqlstateUniqueViolation:
+			return fmt.Errorf("%w: %s already exists", dispatch.ErrConflict, r.what)
+		case !rejected && err != nil && r.create:
+			return dispatchWriteError("create "+r.what, err)
+		case !rejected && err != nil:
+			return dispatchWriteError("update "+r.what, err)
+		case !rejected:
+		case have == "":
 			return fmt.Errorf("%w: %s", dispatch.ErrNotFound, r.what)
-		case *have == r.version-1: // a concurrent update won the row
+		case have == strconv.FormatInt(r.version-1, 10): // a concurrent update won the row
 			return fmt.Errorf("%w: %s changed while the change expected version %d", dispatch.ErrConflict, r.what, r.version-1)
 		default:
-			return fmt.Errorf("%w: %s is at version %d, the change expects %d", dispatch.ErrConflict, r.what, *have, r.version-1)
+			return fmt.Errorf("%w: %s is at version %s, the change expects %d", dispatch.ErrConflict, r.what, have, r.version-1)
 		}
 	}
 	if len(eventIDs) > 0 {
@@ -238,30 +229,31 @@ func dispatchWriteError(op string, err error) error {
 
 const insertDispatchOrderSQL = `INSERT INTO govkit_dispatch_order
 	(id, version, case_id, body, status, kind, grid, offered_at, doc)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-	ON CONFLICT (id) DO NOTHING`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
-// updateDispatchOrderSQL applies only over the version before, and says
-// in the same statement, from its snapshot, which version it found: NULL
-// for none. Every part of the statement sees the same snapshot, so the
-// answer cannot be confused by later statements of the change.
+// updateDispatchOrderSQL applies only over the version before, and
+// otherwise fails, naming in the detail, from its snapshot, the version it
+// found: empty for none. Every part of the statement sees the same
+// snapshot, so the answer cannot be confused by later statements of the
+// change.
 const updateDispatchOrderSQL = `WITH upd AS (
 	UPDATE govkit_dispatch_order
 	SET version = $2, case_id = $3, body = $4, status = $5, kind = $6, grid = $7, offered_at = $8,
 		doc = $9, updated_at = now()
 	WHERE id = $1 AND version = $10
 	RETURNING 1)
-SELECT EXISTS (SELECT FROM upd), (SELECT version FROM govkit_dispatch_order WHERE id = $1)`
+SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN true
+	ELSE govkit_reject('` + sqlstateRejectVersion + `', (SELECT version FROM govkit_dispatch_order WHERE id = $1)::text) END`
 
 const insertDispatchCaseSQL = `INSERT INTO govkit_dispatch_case (case_id, version, doc)
-	VALUES ($1, $2, $3)
-	ON CONFLICT (case_id) DO NOTHING`
+	VALUES ($1, $2, $3)`
 
 const updateDispatchCaseSQL = `WITH upd AS (
 	UPDATE govkit_dispatch_case SET version = $2, doc = $3, updated_at = now()
 	WHERE case_id = $1 AND version = $4
 	RETURNING 1)
-SELECT EXISTS (SELECT FROM upd), (SELECT version FROM govkit_dispatch_case WHERE case_id = $1)`
+SELECT CASE WHEN EXISTS (SELECT FROM upd) THEN true
+	ELSE govkit_reject('` + sqlstateRejectVersion + `', (SELECT version FROM govkit_dispatch_case WHERE case_id = $1)::text) END`
 
 func encodeDispatchOrder(o *dispatch.WorkOrder) (dispatchRow, error) {
 	n := normalDispatchOrder(*o)

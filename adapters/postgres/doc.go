@@ -61,10 +61,14 @@
 // [Serializable] selects serializable.
 //
 // The incident and dispatch stores write each change in one transaction
-// whose BEGIN travels with its statements, and let changes applied at the
-// same moment share a transaction: when writers queue (more than a quarter
-// of the pool's connections' worth), the first writes for everyone queued
-// behind it and commits once. A change still succeeds or fails on its own:
+// whose BEGIN and COMMIT travel with its statements, one round trip in
+// all: each check of a change (the version it expects, the idempotency
+// keys it claims) fails its statement on the server, through a constraint
+// or the function govkit_reject (outbox migration 2), so that a failed
+// check aborts the transaction before its COMMIT. They let changes
+// applied at the same moment share a transaction: when writers queue (more
+// than a quarter of the pool's connections' worth), the first writes for
+// everyone queued behind it and commits once. A change still succeeds or fails on its own:
 // if any change of a shared transaction fails, the transaction is rolled
 // back and each change is written alone, in arrival order. Under load this
 // took concurrent writes from about 4,000 to 6,500–8,500 a second on the

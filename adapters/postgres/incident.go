@@ -132,7 +132,11 @@ func (s *IncidentStore) Apply(ctx context.Context, c incident.Change) error {
 	if err != nil {
 		return err
 	}
-	return s.writes.Do(ctx, &w)
+	err = s.writes.Do(ctx, &w)
+	if taken, ok := errors.AsType[*keysTakenError](err); ok {
+		return s.keyHolderError(ctx, &w, taken)
+	}
+	return err
 }
 
 // incidentWrite is an incident.Change encoded for the database.
@@ -144,63 +148,59 @@ type incidentWrite struct {
 }
 
 // queueWrite queues w's statements and returns how to read their results,
-// in order, the first failure deciding; keys that were held already need
-// their holders read, which then does once the batch has been read.
-func (s *IncidentStore) queueWrite(batch *pgx.Batch, w *incidentWrite) (func(pgx.BatchResults) error, func(context.Context, querier) error, error) {
+// in order, the first failure deciding. Every check fails its statement on
+// the server, so the transaction's COMMIT travels in the same batch.
+func (s *IncidentStore) queueWrite(batch *pgx.Batch, w *incidentWrite) (func(pgx.BatchResults) error, error) {
 	creates, updates, entries, events, ids := w.creates, w.updates, w.entries, w.events, w.eventIDs
-	var claims []*incidentRow // rows not all of whose keys were claimed
 	var steps []func(pgx.BatchResults) error
 	for i := range creates {
 		r := &creates[i]
 		batch.Queue(insertIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
 			r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc)
 		steps = append(steps, func(br pgx.BatchResults) error {
-			tag, err := br.Exec()
-			if err != nil {
-				return fmt.Errorf("postgres: insert incident %s: %w", r.id, err)
-			}
-			if tag.RowsAffected() == 0 {
+			_, err := br.Exec()
+			switch {
+			case pgCode(err) == sqlstateUniqueViolation:
 				return fmt.Errorf("%w: %s", incident.ErrDuplicateID, r.id)
+			case err != nil:
+				return fmt.Errorf("postgres: insert incident %s: %w", r.id, err)
 			}
 			return nil
 		})
-		steps = queueKeyClaim(batch, steps, r, &claims)
+		steps = queueKeyClaim(batch, steps, r)
 	}
 	for i := range updates {
 		r := &updates[i]
 		batch.Queue(updateIncidentSQL, r.id, r.version, r.status, r.category, r.grid,
 			r.lat, r.lon, r.cell, r.reportedAt, r.overdue, r.doc, r.version-1)
 		steps = append(steps, func(br pgx.BatchResults) error {
-			var (
-				applied bool
-				have    *int64
-			)
-			if err := br.QueryRow().Scan(&applied, &have); err != nil {
+			_, err := br.Exec()
+			if have, ok := rejectedVersion(err); ok {
+				if have == "" {
+					return fmt.Errorf("%w: %s", incident.ErrNotFound, r.id)
+				}
+				return fmt.Errorf("%w: %s is at version %s, the change expects %d", incident.ErrConflict, r.id, have, r.version-1)
+			}
+			if err != nil {
 				return fmt.Errorf("postgres: update incident %s: %w", r.id, err)
 			}
-			switch {
-			case applied:
-				return nil
-			case have == nil:
-				return fmt.Errorf("%w: %s", incident.ErrNotFound, r.id)
-			}
-			return fmt.Errorf("%w: %s is at version %d, the change expects %d", incident.ErrConflict, r.id, *have, r.version-1)
+			return nil
 		})
-		steps = queueKeyClaim(batch, steps, r, &claims)
+		steps = queueKeyClaim(batch, steps, r)
 	}
 	for _, r := range entries {
 		e := r.e
 		batch.Queue(insertIncidentEntrySQL, e.Incident, e.Seq, r.at, e.ActorID, e.Action,
 			int16(e.From), int16(e.To), e.Note, r.evidence, e.Late, e.PrevHash, e.Hash)
 		steps = append(steps, func(br pgx.BatchResults) error {
-			tag, err := br.Exec()
+			_, err := br.Exec()
 			switch {
 			case pgCode(err) == sqlstateForeignKeyViolation:
 				return fmt.Errorf("%w: timeline entry %d for unknown incident %s", incident.ErrNotFound, e.Seq, e.Incident)
+			case pgCode(err) == sqlstateUniqueViolation:
+				return fmt.Errorf("%w: timeline entry %d of %s already written", incident.ErrConflict, e.Seq, e.Incident)
 			case err != nil:
 				return fmt.Errorf("postgres: append timeline entry %d of %s: %w", e.Seq, e.Incident, err)
-			case tag.RowsAffected() == 0:
-				return fmt.Errorf("%w: timeline entry %d of %s already written", incident.ErrConflict, e.Seq, e.Incident)
 			}
 			return nil
 		})
@@ -208,7 +208,7 @@ func (s *IncidentStore) queueWrite(batch *pgx.Batch, w *incidentWrite) (func(pgx
 	if len(events) > 0 {
 		n, err := queueOutbox(batch, events, !s.db.noNotify)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		s.events().mark(batch, ids)
 		for range n + 1 { // the inserts, perhaps the wake-up, the marks
@@ -225,20 +225,13 @@ func (s *IncidentStore) queueWrite(batch *pgx.Batch, w *incidentWrite) (func(pgx
 		}
 	}
 	return func(br pgx.BatchResults) error {
-			for _, step := range steps {
-				if err := step(br); err != nil {
-					return err
-				}
+		for _, step := range steps {
+			if err := step(br); err != nil {
+				return err
 			}
-			return nil
-		}, func(ctx context.Context, q querier) error {
-			for _, r := range claims {
-				if err := checkKeyHolders(ctx, q, r.id, r.keys); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, nil
+		}
+		return nil
+	}, nil
 }
 
 // incidentRow is an incident encoded for its table.
@@ -276,64 +269,75 @@ func (s *IncidentStore) encodeIncidents(incs []incident.Incident) ([]incidentRow
 
 const insertIncidentSQL = `INSERT INTO govkit_incident
 	(id, version, status, category, grid, lat, lon, cell, reported_at, overdue, doc)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-	ON CONFLICT (id) DO NOTHING`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 // updateIncidentSQL applies only over the version before: the
 // optimistic-concurrency check and the write are one statement, which
-// also says whether it applied and, if not, the version stored (NULL: no
-// such incident), as the outer query sees the table before the update.
+// fails if it did not apply, naming the version stored (empty: no such
+// incident) as the outer query sees the table before the update.
 const updateIncidentSQL = `WITH u AS (UPDATE govkit_incident
 	SET version = $2, status = $3, category = $4, grid = $5, lat = $6, lon = $7, cell = $8,
 		reported_at = $9, overdue = $10, doc = $11, updated_at = now()
 	WHERE id = $1 AND version = $12 RETURNING 1)
-	SELECT EXISTS (SELECT 1 FROM u), (SELECT version FROM govkit_incident WHERE id = $1)`
+	SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN true
+		ELSE govkit_reject('` + sqlstateRejectVersion + `', (SELECT version FROM govkit_incident WHERE id = $1)::text) END`
 
 // claimKeysSQL makes an incident the holder of the keys nobody holds and
-// counts the distinct keys of $1 it then holds: those it claims now and
-// those it held already (an update keeping its keys), which the outer
-// query sees as the table stood before the insert. ON CONFLICT DO NOTHING
-// waits for a concurrent claim of the same key to commit or roll back
-// instead of failing the transaction, so the holder can then be read and
-// named.
+// fails unless it then holds all $3 distinct keys of $1: those it claims
+// now and those it held already (an update keeping its keys), which the
+// outer query sees as the table stood before the insert. ON CONFLICT DO
+// NOTHING waits for a concurrent claim of the same key to commit or roll
+// back, so the check sees the winner.
 const claimKeysSQL = `WITH claimed AS (INSERT INTO govkit_incident_key (key, incident)
 	SELECT k, $2 FROM unnest($1::text[]) AS k
 	ON CONFLICT (key) DO NOTHING
 	RETURNING key)
-	SELECT count(*) FROM (SELECT key FROM claimed
+	SELECT CASE WHEN count(*) = $3 THEN true ELSE govkit_reject('` + sqlstateRejectKeys + `', NULL) END
+	FROM (SELECT key FROM claimed
 		UNION SELECT key FROM govkit_incident_key WHERE key = ANY($1::text[]) AND incident = $2) AS held`
 
-// queueKeyClaim queues the claim of r's keys and the step that reads it;
-// a row some of whose keys another case holds is added to claims, for
-// checkKeyHolders to name the holder. An update that keeps its keys costs
-// no further round trip.
-func queueKeyClaim(batch *pgx.Batch, steps []func(pgx.BatchResults) error, r *incidentRow, claims *[]*incidentRow) []func(pgx.BatchResults) error {
+// queueKeyClaim queues the claim of r's keys and the step that reads it. A
+// key another case holds fails the claim with a *keysTakenError, which
+// Apply turns into the holder's name once the transaction is rolled back.
+func queueKeyClaim(batch *pgx.Batch, steps []func(pgx.BatchResults) error, r *incidentRow) []func(pgx.BatchResults) error {
 	if len(r.keys) == 0 {
 		return steps
 	}
-	batch.Queue(claimKeysSQL, r.keys, r.id)
 	distinct := len(slices.Compact(slices.Sorted(slices.Values(r.keys))))
+	batch.Queue(claimKeysSQL, r.keys, r.id, distinct)
 	return append(steps, func(br pgx.BatchResults) error {
-		var held int
-		if err := br.QueryRow().Scan(&held); err != nil {
+		_, err := br.Exec()
+		switch {
+		case pgCode(err) == sqlstateRejectKeys:
+			return &keysTakenError{id: r.id, keys: r.keys}
+		case err != nil:
 			return fmt.Errorf("postgres: claim keys of incident %s: %w", r.id, err)
-		}
-		if held < distinct {
-			*claims = append(*claims, r)
 		}
 		return nil
 	})
 }
 
-// checkKeyHolders checks that every key is held by id: some were held
-// already, by this case (an update keeping its keys, or a key listed
-// twice) or by another, whom the error names.
-func checkKeyHolders(ctx context.Context, tx querier, id uuid.UUID, keys []string) error {
-	rows, err := tx.Query(ctx, `SELECT key, incident FROM govkit_incident_key WHERE key = ANY($1::text[])`, keys)
+// keysTakenError is a claim that failed because another case holds one of
+// the keys; Apply reads who does.
+type keysTakenError struct {
+	id   uuid.UUID
+	keys []string
+}
+
+func (e *keysTakenError) Error() string {
+	return fmt.Sprintf("postgres: idempotency keys of incident %s held by another case", e.id)
+}
+
+// keyHolderError names the case holding one of the keys that taken's case
+// could not claim: a case of the database or one claiming it earlier in
+// the same change. Keys are never deleted, so once the claim has failed,
+// this read after the rollback finds the holder it lost to.
+func (s *IncidentStore) keyHolderError(ctx context.Context, w *incidentWrite, taken *keysTakenError) error {
+	rows, err := s.db.pool.Query(ctx, `SELECT key, incident FROM govkit_incident_key WHERE key = ANY($1::text[])`, taken.keys)
 	if err != nil {
 		return fmt.Errorf("postgres: read key holders: %w", err)
 	}
-	holders := make(map[string]uuid.UUID, len(keys))
+	holders := make(map[string]uuid.UUID, len(taken.keys))
 	var (
 		key    string
 		holder uuid.UUID
@@ -344,16 +348,23 @@ func checkKeyHolders(ctx context.Context, tx querier, id uuid.UUID, keys []strin
 	}); err != nil {
 		return fmt.Errorf("postgres: read key holders: %w", err)
 	}
-	for _, k := range keys {
-		h, ok := holders[k]
-		switch {
-		case !ok: // cannot happen while keys are never deleted
-			return fmt.Errorf("%w: idempotency key %q changed hands during the change", incident.ErrConflict, k)
-		case h != id:
+	// The change's rows claim in the order queueWrite queued them.
+	for _, r := range slices.Concat(w.creates, w.updates) {
+		if r.id == taken.id {
+			break
+		}
+		for _, k := range r.keys {
+			if _, ok := holders[k]; !ok {
+				holders[k] = r.id
+			}
+		}
+	}
+	for _, k := range taken.keys {
+		if h, ok := holders[k]; ok && h != taken.id {
 			return &incident.DuplicateKeyError{Key: k, Existing: h}
 		}
 	}
-	return nil
+	return fmt.Errorf("%w: an idempotency key of %s changed hands during the change", incident.ErrConflict, taken.id)
 }
 
 // incidentEntryRow is a timeline entry encoded for its table.
@@ -377,8 +388,7 @@ func encodeIncidentEntries(entries []incident.Entry) ([]incidentEntryRow, error)
 
 const insertIncidentEntrySQL = `INSERT INTO govkit_incident_timeline
 	(incident, seq, at, actor_id, action, from_status, to_status, note, evidence, late, prev_hash, hash)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-	ON CONFLICT (incident, seq) DO NOTHING`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 // Get implements incident.Store.
 func (s *IncidentStore) Get(ctx context.Context, id uuid.UUID) (incident.Incident, error) {

@@ -18,7 +18,24 @@ const (
 	sqlstateBadText             = "22021" // character_not_in_repertoire
 	sqlstateUntranslatable      = "22P05" // untranslatable_character
 	sqlstateProgramLimit        = "54000" // a row too large for an index
+
+	// Raised by govkit_reject (migration outbox/0002) when a write's own
+	// check fails: the row was not at the version the change expects (the
+	// detail holds the version found, empty for no row), or another case
+	// holds a key the change claims.
+	sqlstateRejectVersion = "GK001"
+	sqlstateRejectKeys    = "GK002"
 )
+
+// rejectedVersion reports whether err is a failed version check, and the
+// version the row was at ("" when there was no row).
+func rejectedVersion(err error) (have string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == sqlstateRejectVersion {
+		return pgErr.Detail, true
+	}
+	return "", false
+}
 
 // pgCode returns err's SQLSTATE, or "" when it is not a PostgreSQL error.
 func pgCode(err error) string {

@@ -181,15 +181,31 @@ type querier interface {
 // results called for). queue runs again on each attempt.
 func (db *DB) batchTx(ctx context.Context, queue func(*pgx.Batch) (read func(pgx.BatchResults) error, err error), then func(context.Context, querier) error) error {
 	cfg := txConfig{maxAttempts: DefaultMaxAttempts, baseDelay: DefaultRetryBaseDelay, maxDelay: DefaultRetryMaxDelay}
-	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue, then) })
+	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue, then, false) })
 }
 
-func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.BatchResults) error, error), then func(context.Context, querier) error) (err error) {
+// batchCommitTx is batchTx with COMMIT in the batch too: the whole
+// transaction is one round trip. It is for writes whose every check fails
+// one of their statements on the server (a constraint, or govkit_reject),
+// since the server commits before read sees any result: read must report
+// only the statements' own failures, never refuse a result that
+// succeeded.
+func (db *DB) batchCommitTx(ctx context.Context, queue func(*pgx.Batch) (read func(pgx.BatchResults) error, err error)) error {
+	cfg := txConfig{maxAttempts: DefaultMaxAttempts, baseDelay: DefaultRetryBaseDelay, maxDelay: DefaultRetryMaxDelay}
+	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue, nil, true) })
+}
+
+func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.BatchResults) error, error), then func(context.Context, querier) error, commitInBatch bool) (err error) {
 	batch := &pgx.Batch{}
 	batch.Queue("begin isolation level read committed")
 	read, err := queue(batch)
 	if err != nil {
 		return err
+	}
+	if commitInBatch {
+		// A statement that fails aborts the transaction, and the server
+		// skips the rest of the batch, this COMMIT with it.
+		batch.Queue("commit")
 	}
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -210,25 +226,38 @@ func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.B
 	} else {
 		err = read(br)
 	}
+	if commitInBatch && err == nil {
+		err = commitResult(br.Exec())
+		committed = err == nil
+	}
 	// After a failure the statements left unread may fail too; the first
 	// failure is the one to report.
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("postgres: batch: %w", cerr)
 	}
-	if err == nil && then != nil {
-		err = then(ctx, conn)
-	}
-	if err != nil {
+	if commitInBatch || err != nil {
 		return err
 	}
-	tag, err := conn.Exec(ctx, "commit")
+	if then != nil {
+		if err = then(ctx, conn); err != nil {
+			return err
+		}
+	}
+	if err = commitResult(conn.Exec(ctx, "commit")); err == nil {
+		committed = true
+	}
+	return err
+}
+
+// commitResult is the answer to a COMMIT: a failure, such as a deferred
+// constraint's, or a ROLLBACK tag for a transaction a failure had aborted.
+func commitResult(tag pgconn.CommandTag, err error) error {
 	if err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	if tag.String() == "ROLLBACK" { // a failure read missed aborted it
 		return fmt.Errorf("postgres: commit: %w", pgx.ErrTxCommitRollback)
 	}
-	committed = true
 	return nil
 }
 

@@ -372,6 +372,72 @@ func TestBatchTxCommitsAndRollsBack(t *testing.T) {
 	assert.Equal(t, 1, queryInt(t, db, "SELECT 1"), "the pool's connections are usable")
 }
 
+// batchCommitTx commits in the batch: what succeeds is committed, and a
+// statement that fails, govkit_reject's or a constraint's, undoes the
+// statements before it, COMMIT being skipped with the rest of the batch.
+func TestBatchCommitTx(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	ctx := testCtx(t)
+	require.NoError(t, db.MigrateOutbox(ctx)) // govkit_reject
+	require.NoError(t, db.BatchCommitTx(ctx, batchSteps("UPDATE counter SET n = 1 WHERE id = 1", "UPDATE counter SET n = 2 WHERE id = 2")))
+	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
+
+	err := db.BatchCommitTx(ctx, batchSteps("UPDATE counter SET n = 10 WHERE id = 1",
+		"SELECT CASE WHEN n = 0 THEN true ELSE govkit_reject('GK001', n::text) END FROM counter WHERE id = 2",
+		"UPDATE counter SET n = 20 WHERE id = 2"))
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "GK001", pgErr.Code)
+	assert.Equal(t, "2", pgErr.Detail, "the rejection's detail")
+	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"), "the update before the rejection is undone")
+
+	// A reader that stops early: the failure still aborts the transaction.
+	lazy := func(b *pgx.Batch) (func(pgx.BatchResults) error, error) {
+		b.Queue("UPDATE counter SET n = 10 WHERE id = 1")
+		b.Queue("UPDATE counter SET n = 1/0 WHERE id = 2")
+		return func(br pgx.BatchResults) error { _, err := br.Exec(); return err }, nil
+	}
+	require.ErrorAs(t, db.BatchCommitTx(ctx, lazy), &pgErr)
+	assert.Equal(t, "22012", pgErr.Code)
+	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
+
+	// A constraint deferred to COMMIT fails there.
+	_, err = db.Pool().Exec(ctx, `CREATE TABLE uniq (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)`)
+	require.NoError(t, err)
+	err = db.BatchCommitTx(ctx, batchSteps("INSERT INTO uniq VALUES (1), (1)"))
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "23505", pgErr.Code)
+	assert.Contains(t, err.Error(), "commit")
+	assert.Zero(t, queryInt(t, db, "SELECT count(*) FROM uniq"))
+
+	// A deadlock is retried like batchTx's.
+	var attempts atomic.Int32
+	retried := func(b *pgx.Batch) (func(pgx.BatchResults) error, error) {
+		stmts := []string{"UPDATE counter SET n = n + 1 WHERE id = 1"}
+		if attempts.Add(1) == 1 {
+			stmts = append(stmts, "SELECT govkit_reject('40P01', 'as if deadlocked')")
+		}
+		for _, s := range stmts {
+			b.Queue(s)
+		}
+		return func(br pgx.BatchResults) error {
+			for range stmts {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, nil
+	}
+	require.NoError(t, db.BatchCommitTx(ctx, retried))
+	assert.Equal(t, int32(2), attempts.Load())
+	assert.Equal(t, 2, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "the first attempt left nothing")
+
+	assert.Zero(t, db.Pool().Stat().AcquiredConns(), "connections released")
+	assert.Equal(t, 1, queryInt(t, db, "SELECT 1"), "the pool's connections are usable")
+}
+
 func TestBatchTxRetriesSerializationFailure(t *testing.T) {
 	t.Parallel()
 	db := newCounterDB(t)
