@@ -227,14 +227,12 @@ func (s *Service) Dispatch(ctx context.Context, c Case) (CaseFile, []WorkOrder, 
 	if err != nil {
 		return CaseFile{}, nil, err
 	}
-	if _, err := s.store.CaseFile(ctx, c.ID); err == nil {
-		return CaseFile{}, nil, fmt.Errorf("%w: %s", ErrAlreadyDispatched, c.ID)
-	} else if !errors.Is(err, ErrNotFound) {
-		return CaseFile{}, nil, err
-	}
+	// A case dispatched before already has a case file, so writing a new
+	// one fails; only then is it read, which spares every first dispatch a
+	// read (a round trip on a database).
 	d, err := s.router.Route(c)
 	if err != nil {
-		return CaseFile{}, nil, err
+		return CaseFile{}, nil, s.dispatchedBefore(ctx, c.ID, err)
 	}
 	now := s.now()
 	cf := CaseFile{Case: c.ID, Category: c.Category, Path: c.Path, Version: 1}
@@ -256,6 +254,9 @@ func (s *Service) Dispatch(ctx context.Context, c Case) (CaseFile, []WorkOrder, 
 	}
 	ch.Cases = []CaseFile{cf}
 	if err := s.store.Apply(ctx, ch); err != nil {
+		if errors.Is(err, ErrConflict) {
+			err = s.dispatchedBefore(ctx, c.ID, err)
+		}
 		return CaseFile{}, nil, err
 	}
 	for i := range ch.Orders {
@@ -263,6 +264,15 @@ func (s *Service) Dispatch(ctx context.Context, c Case) (CaseFile, []WorkOrder, 
 	}
 	s.flush(ctx)
 	return cf, ch.Orders, nil
+}
+
+// dispatchedBefore returns ErrAlreadyDispatched if case id has a case
+// file, and err otherwise.
+func (s *Service) dispatchedBefore(ctx context.Context, id string, err error) error {
+	if _, ferr := s.store.CaseFile(ctx, id); ferr == nil {
+		return fmt.Errorf("%w: %s", ErrAlreadyDispatched, id)
+	}
+	return err
 }
 
 // newOrder builds an offered order for body on branch, with its clocks.

@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,10 +154,42 @@ func TestDispatchOffersEveryBranch(t *testing.T) {
 
 	_, _, err = f.svc.Dispatch(as(jlpCentre), muckTruck("inc-1"))
 	assert.ErrorIs(t, err, dispatch.ErrAlreadyDispatched)
+	again := muckTruck("inc-1")
+	again.Category = "9999" // no rule routes it, yet it was dispatched
+	_, _, err = f.svc.Dispatch(as(jlpCentre), again)
+	assert.ErrorIs(t, err, dispatch.ErrAlreadyDispatched)
+	assert.Equal(t, []string{"offered", "offered", "offered"}, f.eventNames(t, "inc-1"), "a second dispatch offers nothing")
+	for _, o := range orders {
+		assert.Len(t, f.notes.For(o.Body), 1)
+	}
 	_, _, err = f.svc.Dispatch(as(sqpCentre), dispatch.Case{ID: "inc-2", Category: "0203", Path: path("500107002001001")})
 	assert.ErrorIs(t, err, access.ErrDenied, "a street centre dispatches in its own street only")
 	_, _, err = f.svc.Dispatch(as(jlpCentre), dispatch.Case{Category: "0203", Path: path("500107002001001")})
 	assert.ErrorIs(t, err, dispatch.ErrInvalidCase)
+}
+
+// caseFileReads counts the case files a service reads.
+type caseFileReads struct {
+	dispatch.Store
+	n atomic.Int32
+}
+
+func (s *caseFileReads) CaseFile(ctx context.Context, id string) (dispatch.CaseFile, error) {
+	s.n.Add(1)
+	return s.Store.CaseFile(ctx, id)
+}
+
+// A first dispatch does not look for an earlier one: writing the case file
+// would fail if there were one. Only a failed dispatch reads.
+func TestFirstDispatchReadsNoCaseFile(t *testing.T) {
+	store := &caseFileReads{Store: dispatch.NewMemoryStore()}
+	f := newFixture(t, func(c *dispatch.Config) { c.Store = store })
+	_, _, err := f.svc.Dispatch(as(jlpCentre), muckTruck("inc-1"))
+	require.NoError(t, err)
+	assert.Zero(t, store.n.Load())
+	_, _, err = f.svc.Dispatch(as(jlpCentre), muckTruck("inc-1"))
+	require.ErrorIs(t, err, dispatch.ErrAlreadyDispatched)
+	assert.EqualValues(t, 1, store.n.Load())
 }
 
 func TestCaseIsDisposedWhenEveryMandatoryBranchIsDone(t *testing.T) {
