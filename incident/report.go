@@ -156,18 +156,10 @@ func (s *Service) validate(r *Report) (geo.Point, []region.Code, error) {
 //
 // The receipt lists duplicate suggestions either way.
 func (s *Service) Report(ctx context.Context, r Report) (Receipt, error) {
-	if r.Key != "" {
-		if inc, err := s.store.ByKey(ctx, r.Key); err == nil {
-			// A replay answers as the first report was answered: reporting
-			// is the permission it needs, not reading.
-			if _, err := s.authorize(ctx, ActionReport, &inc); err != nil {
-				return Receipt{}, err
-			}
-			return Receipt{Incident: inc, Replayed: true}, nil
-		} else if !errors.Is(err, ErrNotFound) {
-			return Receipt{}, err
-		}
-	}
+	// A replayed key is not looked up first: the store refuses a second
+	// case with the key, and the refusal names the case to answer with
+	// (replayed). That spares every new report a read, a round trip on a
+	// database. Only attaching to another case looks first (replay).
 	p, path, err := s.validate(&r)
 	if err != nil {
 		return Receipt{}, err
@@ -218,6 +210,11 @@ func (s *Service) Report(ctx context.Context, r Report) (Receipt, error) {
 		return Receipt{}, err
 	}
 	if len(suggestions) > 0 && s.cfg.AutoMerge != nil && s.cfg.AutoMerge(&inc, suggestions[0]) {
+		// The case a replay joined holds its key already, and would
+		// take the report twice.
+		if rec, ok, err := s.replay(ctx, r.Key); ok || err != nil {
+			return rec, err
+		}
 		merged, err := s.attach(ctx, suggestions[0].ID, &inc, actor, now)
 		if err == nil {
 			return Receipt{Incident: merged, MergedInto: merged.ID, Suggestions: suggestions}, nil
@@ -261,8 +258,28 @@ func (s *Service) mergeLock(category string) *sync.Mutex {
 	return mu.(*sync.Mutex)
 }
 
-// replayed turns a lost race on an idempotency key into a replay: another
-// request with the same key created the case first.
+// replay answers a report whose key a case holds already, as the first
+// report was answered; ok is false if no case holds key. Reporting is the
+// permission a replay needs, not reading.
+func (s *Service) replay(ctx context.Context, key string) (rec Receipt, ok bool, err error) {
+	if key == "" {
+		return Receipt{}, false, nil
+	}
+	inc, err := s.store.ByKey(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Receipt{}, false, nil
+	case err != nil:
+		return Receipt{}, false, err
+	}
+	if _, err := s.authorize(ctx, ActionReport, &inc); err != nil {
+		return Receipt{}, false, err
+	}
+	return Receipt{Incident: inc, Replayed: true}, true, nil
+}
+
+// replayed turns a refused key into a replay: another request with the
+// same key, earlier or at the same time, created the case.
 func (s *Service) replayed(ctx context.Context, key string, err error) (Receipt, error) {
 	var dup *DuplicateKeyError
 	if key == "" || !errors.As(err, &dup) {
@@ -271,6 +288,9 @@ func (s *Service) replayed(ctx context.Context, key string, err error) (Receipt,
 	inc, gerr := s.store.Get(ctx, dup.Existing)
 	if gerr != nil {
 		return Receipt{}, gerr
+	}
+	if _, aerr := s.authorize(ctx, ActionReport, &inc); aerr != nil {
+		return Receipt{}, aerr
 	}
 	return Receipt{Incident: inc, Replayed: true}, nil
 }

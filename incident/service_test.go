@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +54,42 @@ func TestReportAndRegister(t *testing.T) {
 	h.mu.Lock()
 	assert.Equal(t, "gov.500000.500001.500001001.incident.reported", h.subs[0])
 	h.mu.Unlock()
+}
+
+// keyReads counts the idempotency keys a service looks up.
+type keyReads struct {
+	incident.Store
+	n atomic.Int32
+}
+
+func (s *keyReads) ByKey(ctx context.Context, key string) (incident.Incident, error) {
+	s.n.Add(1)
+	return s.Store.ByKey(ctx, key)
+}
+
+// A new report does not look its key up: the store refuses a key that a
+// case holds, and that refusal answers a replay, with the case it names.
+func TestNewReportReadsNoKey(t *testing.T) {
+	store := &keyReads{Store: incident.NewMemoryStore()}
+	h := newHarness(t, func(c *incident.Config) { c.Store = store })
+	first, err := h.svc.Report(as(zhao), waste("app-7", inStreet1))
+	require.NoError(t, err)
+	assert.Zero(t, store.n.Load())
+	again, err := h.svc.Report(as(zhao), waste("app-7", inStreet1))
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, first.Incident.ID, again.Incident.ID)
+	assert.Zero(t, store.n.Load())
+	assert.Equal(t, []string{incident.EventReported}, h.eventNames(t, first.Incident.ID), "a replay announces nothing")
+
+	// The replay is answered only to who may report where the case is:
+	// not to an operator of the next street, though he may report in his.
+	nextStreet := access.Actor{ID: "op-zhou", Kind: access.StreetStaff, Scope: "500001002", Roles: []string{"operator"}}
+	_, err = h.svc.Report(as(nextStreet), waste("app-7", inStreet2))
+	assert.ErrorIs(t, err, access.ErrDenied)
+	own, err := h.svc.Report(as(nextStreet), waste("app-8", inStreet2))
+	require.NoError(t, err)
+	assert.False(t, own.Replayed)
 }
 
 func TestReportIsIdempotent(t *testing.T) {
