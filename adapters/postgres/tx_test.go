@@ -438,6 +438,26 @@ func TestBatchCommitTx(t *testing.T) {
 	assert.Equal(t, 1, queryInt(t, db, "SELECT 1"), "the pool's connections are usable")
 }
 
+// A connection that dies inside the transaction cannot be rolled back:
+// the write fails, nothing of it is kept, and the pool drops the
+// connection instead of handing it out again.
+func TestBatchTxConnectionLostMidTransaction(t *testing.T) {
+	t.Parallel()
+	db := newCounterDB(t)
+	ctx := testCtx(t)
+	for name, run := range map[string]func(func(*pgx.Batch) (func(pgx.BatchResults) error, error)) error{
+		"commit after":    func(q func(*pgx.Batch) (func(pgx.BatchResults) error, error)) error { return db.BatchTx(ctx, q, nil) },
+		"commit in batch": func(q func(*pgx.Batch) (func(pgx.BatchResults) error, error)) error { return db.BatchCommitTx(ctx, q) },
+	} {
+		err := run(batchSteps("UPDATE counter SET n = 10 WHERE id = 1", "SELECT pg_terminate_backend(pg_backend_pid())"))
+		require.Error(t, err, name)
+		assert.Equal(t, 0, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "%s: the update is not kept", name)
+		assert.Zero(t, db.Pool().Stat().AcquiredConns(), "%s: connection released", name)
+		require.NoError(t, db.BatchCommitTx(ctx, batchSteps("UPDATE counter SET n = n + 1 WHERE id = 2")), "%s: the pool works on", name)
+	}
+	assert.Equal(t, 2, queryInt(t, db, "SELECT n FROM counter WHERE id = 2"))
+}
+
 func TestBatchTxRetriesSerializationFailure(t *testing.T) {
 	t.Parallel()
 	db := newCounterDB(t)
