@@ -167,46 +167,32 @@ func (cfg *txConfig) retry(ctx context.Context, attempt func() error) error {
 	}
 }
 
-// querier runs a query on an open transaction.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // batchTx is InTx, read committed and with its retries, for a transaction
-// that is mostly one batch of statements: BEGIN travels with the batch, so
-// the statements cost one round trip and COMMIT another, where InTx spends
-// a third on BEGIN alone. queue fills the batch and returns how to read its
-// results, in order, stopping at the first failure; then, if not nil, runs
-// on the open transaction before COMMIT (a follow-up read that the
-// results called for). queue runs again on each attempt.
-func (db *DB) batchTx(ctx context.Context, queue func(*pgx.Batch) (read func(pgx.BatchResults) error, err error), then func(context.Context, querier) error) error {
-	cfg := txConfig{maxAttempts: DefaultMaxAttempts, baseDelay: DefaultRetryBaseDelay, maxDelay: DefaultRetryMaxDelay}
-	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue, then, false) })
-}
-
-// batchCommitTx is batchTx with COMMIT in the batch too: the whole
-// transaction is one round trip. It is for writes whose every check fails
-// one of their statements on the server (a constraint, or govkit_reject),
-// since the server commits before read sees any result: read must report
+// that is one batch of statements: BEGIN, the statements and COMMIT travel
+// together, one round trip in all, where InTx spends one on BEGIN, one per
+// statement and one on COMMIT. queue fills the batch and returns how to
+// read its results, in order, stopping at the first failure; it runs
+// again on each attempt.
+//
+// The server commits before read sees any result, so every check a write
+// makes must fail one of its statements on the server (a constraint, or
+// govkit_reject): a failed statement aborts the transaction, and the
+// server skips the rest of the batch, COMMIT with it. read must report
 // only the statements' own failures, never refuse a result that
 // succeeded.
-func (db *DB) batchCommitTx(ctx context.Context, queue func(*pgx.Batch) (read func(pgx.BatchResults) error, err error)) error {
+func (db *DB) batchTx(ctx context.Context, queue func(*pgx.Batch) (read func(pgx.BatchResults) error, err error)) error {
 	cfg := txConfig{maxAttempts: DefaultMaxAttempts, baseDelay: DefaultRetryBaseDelay, maxDelay: DefaultRetryMaxDelay}
-	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue, nil, true) })
+	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue) })
 }
 
-func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.BatchResults) error, error), then func(context.Context, querier) error, commitInBatch bool) (err error) {
+func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.BatchResults) error, error)) (err error) {
 	batch := &pgx.Batch{}
 	batch.Queue("begin isolation level read committed")
 	read, err := queue(batch)
 	if err != nil {
 		return err
 	}
-	if commitInBatch {
-		// A statement that fails aborts the transaction, and the server
-		// skips the rest of the batch, this COMMIT with it.
-		batch.Queue("commit")
-	}
+	batch.Queue("commit")
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin transaction: %w", err)
@@ -223,28 +209,15 @@ func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.B
 	br := conn.SendBatch(ctx, batch)
 	if _, err = br.Exec(); err != nil {
 		err = fmt.Errorf("postgres: begin transaction: %w", err)
-	} else {
-		err = read(br)
-	}
-	if commitInBatch && err == nil {
+	} else if err = read(br); err == nil {
 		err = commitResult(br.Exec())
 		committed = err == nil
 	}
 	// After a failure the statements left unread may fail too; the first
-	// failure is the one to report.
-	if cerr := br.Close(); err == nil && cerr != nil {
+	// failure is the one to report. Once COMMIT has answered, the change
+	// is written whatever the connection does next.
+	if cerr := br.Close(); err == nil && cerr != nil && !committed {
 		err = fmt.Errorf("postgres: batch: %w", cerr)
-	}
-	if commitInBatch || err != nil {
-		return err
-	}
-	if then != nil {
-		if err = then(ctx, conn); err != nil {
-			return err
-		}
-	}
-	if err = commitResult(conn.Exec(ctx, "commit")); err == nil {
-		committed = true
 	}
 	return err
 }

@@ -318,72 +318,18 @@ func batchSteps(sqls ...string) func(*pgx.Batch) (func(pgx.BatchResults) error, 
 	}
 }
 
+// batchTx commits in the batch: what succeeds is committed, and a
+// statement that fails, govkit_reject's or a constraint's, undoes the
+// statements before it, COMMIT being skipped with the rest of the batch.
 func TestBatchTxCommitsAndRollsBack(t *testing.T) {
 	t.Parallel()
 	db := newCounterDB(t)
 	ctx := testCtx(t)
-	require.NoError(t, db.BatchTx(ctx, batchSteps("UPDATE counter SET n = 1 WHERE id = 1", "UPDATE counter SET n = 2 WHERE id = 2"), nil))
-	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
-
-	// A statement fails: the one before it is undone too.
-	err := db.BatchTx(ctx, batchSteps("UPDATE counter SET n = 10 WHERE id = 1", "UPDATE counter SET n = 1/0 WHERE id = 2"), nil)
-	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, "22012", pgErr.Code)
-	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
-
-	// A reader that stops early still learns of a later failure.
-	lazy := func(b *pgx.Batch) (func(pgx.BatchResults) error, error) {
-		b.Queue("UPDATE counter SET n = 10 WHERE id = 1")
-		b.Queue("UPDATE counter SET n = 1/0 WHERE id = 2")
-		return func(br pgx.BatchResults) error { _, err := br.Exec(); return err }, nil
-	}
-	require.ErrorAs(t, db.BatchTx(ctx, lazy, nil), &pgErr)
-	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
-
-	// The follow-up runs in the same transaction, and its failure undoes
-	// the batch.
-	sentinel := errors.New("holder check failed")
-	err = db.BatchTx(ctx, batchSteps("UPDATE counter SET n = 10 WHERE id = 1"), func(ctx context.Context, q postgres.Querier) error {
-		rows, err := q.Query(ctx, "SELECT n FROM counter WHERE id = 1")
-		if err != nil {
-			return err
-		}
-		n, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[int])
-		if err != nil {
-			return err
-		}
-		assert.Equal(t, 10, n, "the batch's change is visible to the follow-up")
-		return sentinel
-	})
-	require.ErrorIs(t, err, sentinel)
-	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
-
-	// A constraint deferred to COMMIT fails there.
-	_, err = db.Pool().Exec(ctx, `CREATE TABLE uniq (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)`)
-	require.NoError(t, err)
-	err = db.BatchTx(ctx, batchSteps("INSERT INTO uniq VALUES (1), (1)"), nil)
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, "23505", pgErr.Code)
-	assert.Contains(t, err.Error(), "commit")
-	assert.Zero(t, queryInt(t, db, "SELECT count(*) FROM uniq"))
-
-	assert.Zero(t, db.Pool().Stat().AcquiredConns(), "connections released")
-	assert.Equal(t, 1, queryInt(t, db, "SELECT 1"), "the pool's connections are usable")
-}
-
-// batchCommitTx commits in the batch: what succeeds is committed, and a
-// statement that fails, govkit_reject's or a constraint's, undoes the
-// statements before it, COMMIT being skipped with the rest of the batch.
-func TestBatchCommitTx(t *testing.T) {
-	t.Parallel()
-	db := newCounterDB(t)
-	ctx := testCtx(t)
 	require.NoError(t, db.MigrateOutbox(ctx)) // govkit_reject
-	require.NoError(t, db.BatchCommitTx(ctx, batchSteps("UPDATE counter SET n = 1 WHERE id = 1", "UPDATE counter SET n = 2 WHERE id = 2")))
+	require.NoError(t, db.BatchTx(ctx, batchSteps("UPDATE counter SET n = 1 WHERE id = 1", "UPDATE counter SET n = 2 WHERE id = 2")))
 	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
 
-	err := db.BatchCommitTx(ctx, batchSteps("UPDATE counter SET n = 10 WHERE id = 1",
+	err := db.BatchTx(ctx, batchSteps("UPDATE counter SET n = 10 WHERE id = 1",
 		"SELECT CASE WHEN n = 0 THEN true ELSE govkit_reject('GK001', n::text) END FROM counter WHERE id = 2",
 		"UPDATE counter SET n = 20 WHERE id = 2"))
 	var pgErr *pgconn.PgError
@@ -398,20 +344,20 @@ func TestBatchCommitTx(t *testing.T) {
 		b.Queue("UPDATE counter SET n = 1/0 WHERE id = 2")
 		return func(br pgx.BatchResults) error { _, err := br.Exec(); return err }, nil
 	}
-	require.ErrorAs(t, db.BatchCommitTx(ctx, lazy), &pgErr)
+	require.ErrorAs(t, db.BatchTx(ctx, lazy), &pgErr)
 	assert.Equal(t, "22012", pgErr.Code)
 	assert.Equal(t, 3, queryInt(t, db, "SELECT sum(n) FROM counter"))
 
 	// A constraint deferred to COMMIT fails there.
 	_, err = db.Pool().Exec(ctx, `CREATE TABLE uniq (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)`)
 	require.NoError(t, err)
-	err = db.BatchCommitTx(ctx, batchSteps("INSERT INTO uniq VALUES (1), (1)"))
+	err = db.BatchTx(ctx, batchSteps("INSERT INTO uniq VALUES (1), (1)"))
 	require.ErrorAs(t, err, &pgErr)
 	assert.Equal(t, "23505", pgErr.Code)
 	assert.Contains(t, err.Error(), "commit")
 	assert.Zero(t, queryInt(t, db, "SELECT count(*) FROM uniq"))
 
-	// A deadlock is retried like batchTx's.
+	// A deadlock is retried, the whole batch queued again.
 	var attempts atomic.Int32
 	retried := func(b *pgx.Batch) (func(pgx.BatchResults) error, error) {
 		stmts := []string{"UPDATE counter SET n = n + 1 WHERE id = 1"}
@@ -430,7 +376,7 @@ func TestBatchCommitTx(t *testing.T) {
 			return nil
 		}, nil
 	}
-	require.NoError(t, db.BatchCommitTx(ctx, retried))
+	require.NoError(t, db.BatchTx(ctx, retried))
 	assert.Equal(t, int32(2), attempts.Load())
 	assert.Equal(t, 2, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "the first attempt left nothing")
 
@@ -445,38 +391,10 @@ func TestBatchTxConnectionLostMidTransaction(t *testing.T) {
 	t.Parallel()
 	db := newCounterDB(t)
 	ctx := testCtx(t)
-	for name, run := range map[string]func(func(*pgx.Batch) (func(pgx.BatchResults) error, error)) error{
-		"commit after":    func(q func(*pgx.Batch) (func(pgx.BatchResults) error, error)) error { return db.BatchTx(ctx, q, nil) },
-		"commit in batch": func(q func(*pgx.Batch) (func(pgx.BatchResults) error, error)) error { return db.BatchCommitTx(ctx, q) },
-	} {
-		err := run(batchSteps("UPDATE counter SET n = 10 WHERE id = 1", "SELECT pg_terminate_backend(pg_backend_pid())"))
-		require.Error(t, err, name)
-		assert.Equal(t, 0, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "%s: the update is not kept", name)
-		assert.Zero(t, db.Pool().Stat().AcquiredConns(), "%s: connection released", name)
-		require.NoError(t, db.BatchCommitTx(ctx, batchSteps("UPDATE counter SET n = n + 1 WHERE id = 2")), "%s: the pool works on", name)
-	}
-	assert.Equal(t, 2, queryInt(t, db, "SELECT n FROM counter WHERE id = 2"))
-}
-
-func TestBatchTxRetriesSerializationFailure(t *testing.T) {
-	t.Parallel()
-	db := newCounterDB(t)
-	ctx := testCtx(t)
-	var attempts atomic.Int32
-	queue := func(b *pgx.Batch) (func(pgx.BatchResults) error, error) {
-		n := attempts.Add(1)
-		b.Queue("UPDATE counter SET n = n + 1 WHERE id = 1")
-		return func(br pgx.BatchResults) error {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-			if n == 1 { // as if a concurrent transaction had won
-				return &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
-			}
-			return nil
-		}, nil
-	}
-	require.NoError(t, db.BatchTx(ctx, queue, nil))
-	assert.Equal(t, int32(2), attempts.Load(), "queued again for the second attempt")
-	assert.Equal(t, 1, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "the first attempt left nothing")
+	err := db.BatchTx(ctx, batchSteps("UPDATE counter SET n = 10 WHERE id = 1", "SELECT pg_terminate_backend(pg_backend_pid())"))
+	require.Error(t, err)
+	assert.Equal(t, 0, queryInt(t, db, "SELECT n FROM counter WHERE id = 1"), "the update is not kept")
+	assert.Zero(t, db.Pool().Stat().AcquiredConns(), "connection released")
+	require.NoError(t, db.BatchTx(ctx, batchSteps("UPDATE counter SET n = n + 1 WHERE id = 2")), "the pool works on")
+	assert.Equal(t, 1, queryInt(t, db, "SELECT n FROM counter WHERE id = 2"))
 }

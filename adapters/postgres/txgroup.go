@@ -37,7 +37,7 @@ type groupWrite[W any] struct {
 // newTxGroup returns a group that runs at most slots transactions at once.
 // queue appends a write's statements to a batch and returns how to read
 // their results, in order. Every check of a write must fail one of its
-// statements on the server, as batchCommitTx requires: the transaction's
+// statements on the server, as batchTx requires: the transaction's
 // COMMIT follows the statements in the same batch.
 func newTxGroup[W any](db *DB, slots int, queue func(*pgx.Batch, *W) (func(pgx.BatchResults) error, error)) *txGroup[W] {
 	t := &txGroup[W]{db: db, queue: queue}
@@ -71,7 +71,7 @@ func (t *txGroup[W]) apply(items []groupWrite[W]) []error {
 
 // write applies items in one transaction.
 func (t *txGroup[W]) write(ctx context.Context, items []groupWrite[W]) error {
-	return t.db.batchCommitTx(ctx, func(b *pgx.Batch) (func(pgx.BatchResults) error, error) {
+	return t.db.batchTx(ctx, func(b *pgx.Batch) (func(pgx.BatchResults) error, error) {
 		reads := make([]func(pgx.BatchResults) error, 0, len(items))
 		for _, it := range items {
 			read, err := t.queue(b, it.w)
