@@ -184,22 +184,25 @@ func queueDispatchRows(batch *pgx.Batch, rows []dispatchRow, events []OutboxMess
 func readDispatchRows(br pgx.BatchResults, rows []dispatchRow, eventIDs []uuid.UUID, outbox int) error {
 	for _, r := range rows {
 		_, err := br.Exec()
-		have, rejected := rejectedVersion(err)
-		switch {
-		case r.create && pgCode(err) == sqlstateUniqueViolation:
-			return fmt.Errorf("%w: %s already exists", dispatch.ErrConflict, r.what)
-		case !rejected && err != nil && r.create:
-			return dispatchWriteError("create "+r.what, err)
-		case !rejected && err != nil:
-			return dispatchWriteError("update "+r.what, err)
-		case !rejected:
-		case have == "":
-			return fmt.Errorf("%w: %s", dispatch.ErrNotFound, r.what)
-		case have == strconv.FormatInt(r.version-1, 10): // a concurrent update won the row
-			return fmt.Errorf("%w: %s changed while the change expected version %d", dispatch.ErrConflict, r.what, r.version-1)
-		default:
+		if err == nil {
+			continue
+		}
+		if have, ok := rejectedVersion(err); ok {
+			switch have {
+			case "":
+				return fmt.Errorf("%w: %s", dispatch.ErrNotFound, r.what)
+			case strconv.FormatInt(r.version-1, 10): // a concurrent update won the row
+				return fmt.Errorf("%w: %s changed while the change expected version %d", dispatch.ErrConflict, r.what, r.version-1)
+			}
 			return fmt.Errorf("%w: %s is at version %s, the change expects %d", dispatch.ErrConflict, r.what, have, r.version-1)
 		}
+		if !r.create {
+			return dispatchWriteError("update "+r.what, err)
+		}
+		if pgCode(err) == sqlstateUniqueViolation {
+			return fmt.Errorf("%w: %s already exists", dispatch.ErrConflict, r.what)
+		}
+		return dispatchWriteError("create "+r.what, err)
 	}
 	if len(eventIDs) > 0 {
 		if _, err := br.Exec(); err != nil {

@@ -321,15 +321,23 @@ func ExampleNewIncidentStore() {
 	var _ incident.Store = store
 }
 
+// genericPlanDB is a database whose planner must use indexes and plans
+// every statement generically, as it will once a statement has run a few
+// times: a test on it shows a query reads its index whatever the values.
+func genericPlanDB(t *testing.T) *postgres.DB {
+	t.Helper()
+	return pgtest.New(t, postgres.WithPoolConfig(func(c *pgxpool.Config) {
+		c.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+		c.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}))
+}
+
 // Duplicate search reads open cases through the partial index of open
 // cases, even in a generic plan (a parameter for the statuses would not
 // match the index's predicate there).
 func TestIncidentNearbyUsesTheOpenIndex(t *testing.T) {
 	ctx := testCtx(t)
-	db := pgtest.New(t, postgres.WithPoolConfig(func(c *pgxpool.Config) {
-		c.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
-		c.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	}))
+	db := genericPlanDB(t)
 	s, err := postgres.NewIncidentStore(ctx, db, incidentSealer(t, "a"))
 	require.NoError(t, err)
 	open := hotlineReport(t)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/govkit/govkit/adapters/postgres"
@@ -184,10 +183,7 @@ func permitSiteBox(t *testing.T, db *postgres.DB, id uuid.UUID) (box geo.BBox, o
 // than every open work of the period.
 func TestPermitNearUsesTheSiteIndex(t *testing.T) {
 	ctx := testCtx(t)
-	db := pgtest.New(t, postgres.WithPoolConfig(func(c *pgxpool.Config) {
-		c.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
-		c.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	}))
+	db := genericPlanDB(t)
 	s, err := postgres.NewPermitStore(ctx, db, incidentSealer(t, "permit"))
 	require.NoError(t, err)
 	var works []permit.Excavation

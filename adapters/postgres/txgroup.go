@@ -11,12 +11,11 @@ import (
 )
 
 // txGroup lets the concurrent writes of one store share transactions.
-// Each transaction costs the server a commit and the client two round
-// trips whatever it holds, so when writers queue for the group's slots,
-// the first of them writes everything that queued behind it in one
+// Each transaction costs the server a commit and the client a round trip
+// whatever it holds, so when writers queue for the group's slots, the
+// first of them writes everything that queued behind it in one
 // transaction: 16 new incidents in one commit went through four times as
-// fast as 16 commits. A writer alone still commits at once, in one round
-// trip.
+// fast as 16 commits. A writer alone still commits at once.
 //
 // A shared transaction commits only if every write in it succeeds. If one
 // fails (a conflict, a taken key), the transaction is rolled back and each
