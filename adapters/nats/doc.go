@@ -28,8 +28,10 @@
 //     consumer with one message in flight. Unkeyed messages run with
 //     Options.Concurrency handlers per member.
 //   - A member that dies keeps nothing: what it held is redelivered after
-//     AckWait. A member that closes finishes its handlers in flight and
-//     gives back what it had prefetched within about two seconds.
+//     AckWait. A member that closes finishes its handlers in flight, lets
+//     its last pull requests end on the server (at most a second), and
+//     then gives back at once what it received but did not start, so the
+//     group's other members take it over without waiting for AckWait.
 //
 // # Subjects and jurisdiction
 //

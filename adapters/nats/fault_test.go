@@ -369,3 +369,49 @@ func TestFaultMemberClosesMidBatch(t *testing.T) {
 	}
 	t.Logf("A handled %d before closing; B took over the rest in %v", handledByA, time.Since(start).Round(time.Millisecond))
 }
+
+// Members that close while messages are being published leave none waiting
+// for AckWait: every message reaches the group's next member within
+// seconds, keyed lanes included. (A member that withdrew a pull request the
+// server still held lost, now and then, a message the server was sending it
+// as it went, until AckWait; a keyed lane stalled behind it.)
+func TestFaultMembersCloseWhilePublishing(t *testing.T) {
+	stream := natstest.StreamName()
+	pub := natstest.Open(t, nats.Options{Stream: stream})
+	leave := natstest.Open(t, nats.Options{Stream: stream})
+	all := newRecorder()
+	published := 0
+	for range 5 {
+		s, err := leave.Subscribe(context.Background(), "gov.>", "workers", all.handler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Publish from 50 ms before Close is called until 50 ms after.
+		closed := make(chan error, 1)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			closed <- s.Close()
+		}()
+		for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+			var batch []bus.Message
+			for i := range 50 {
+				m := bus.NewMessage("gov.job", []byte(strconv.Itoa(published+i)))
+				if i%2 == 0 {
+					m.Key = "k" + strconv.Itoa(i%16)
+				}
+				batch = append(batch, m)
+			}
+			if err := pub.PublishBatch(context.Background(), batch); err != nil {
+				t.Fatal(err)
+			}
+			published += len(batch)
+		}
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+	}
+	stay := natstest.Open(t, nats.Options{Stream: stream})
+	subscribe(t, stay, "gov.>", "workers", all.handler)
+	all.wait(t, published, 10*time.Second) // the default AckWait is 30 s
+	t.Logf("%d messages, all handled", published)
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/govkit/govkit/bus"
@@ -51,7 +52,7 @@ func (b *Bus) Subscribe(ctx context.Context, pattern, group string, h bus.Handle
 		return nil, bus.ErrClosed
 	}
 
-	s := &subscription{b: b, group: group, pattern: pattern, h: h, ctx: ctx, work: make(chan jetstream.Msg)}
+	s := &subscription{b: b, group: group, pattern: pattern, h: h, ctx: ctx, work: make(chan jetstream.Msg), quit: make(chan struct{})}
 	lanes := allLanes(b.lanes)
 	consumers := make([]jetstream.Consumer, len(lanes))
 	errs := make([]error, len(lanes))
@@ -72,25 +73,12 @@ func (b *Bus) Subscribe(ctx context.Context, pattern, group string, h bus.Handle
 		s.workers.Go(func() { s.work1(sl) })
 	}
 	for i, c := range consumers {
-		keyed := lanes[i] != unkeyedLane
-		handle := s.dispatch
-		batch := min(b.opts.MaxAckPending, 512)
-		if keyed {
+		handle, batch := s.dispatch, min(b.opts.MaxAckPending, unkeyedBatch)
+		if lanes[i] != unkeyedLane {
 			sl := s.keeper.slot()
-			handle = func(m jetstream.Msg) { s.inline(m, sl) }
-			batch = 4 // the server sends one at a time
+			handle, batch = func(m jetstream.Msg) { s.inline(m, sl) }, keyedBatch
 		}
-		cc, err := c.Consume(handle,
-			jetstream.PullMaxMessages(batch),
-			jetstream.PullExpiry(pullExpiry),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				b.log.Warn("nats: consume", "group", group, "pattern", pattern, "lane", lanes[i], "err", err)
-			}))
-		if err != nil {
-			s.stop()
-			return nil, fmt.Errorf("nats: subscribe %s as %s: %w", pattern, group, err)
-		}
-		s.consumes = append(s.consumes, cc)
+		s.pullers.Go(func() { s.pull(c, lanes[i], batch, handle) })
 	}
 
 	b.mu.Lock()
@@ -131,18 +119,25 @@ func (b *Bus) consumerConfig(group, pattern, lane string) jetstream.ConsumerConf
 	}
 }
 
-// pullExpiry bounds how long a pull request waits on the server; with its
-// heartbeats (half of it) it is how soon a member notices a lost request,
-// for example after a server restart, and asks again.
-const pullExpiry = 2 * time.Second
+// pullExpiry bounds how long a pull request waits on the server, and so
+// how long a closing member waits for its last requests to end. An idle
+// lane costs the server one request a second per member.
+const pullExpiry = time.Second
 
-// giveBackDelay is how long a closing member's returned messages wait
-// before redelivery. The server (2.9) hands a redelivery to the oldest
-// waiting pull request without checking that its requester still listens,
-// so a message returned at once can go to the closing member's own
-// withdrawn request and be lost until AckWait; after pullExpiry every such
-// request has expired.
-const giveBackDelay = pullExpiry + 250*time.Millisecond
+// unkeyedBatch bounds one pull request on the unkeyed lane: the messages a
+// member may have received and not yet started.
+const unkeyedBatch = 512
+
+// keyedBatch is the batch of a keyed lane's pull request. The server sends
+// such a lane one message at a time, the next once the last is
+// acknowledged, so the batch only sets how often a busy lane asks again.
+const keyedBatch = 64
+
+// pullRetry is the wait before a lane asks again after its n-th failure in
+// a row: 100 ms doubling, at most 5 s.
+func pullRetry(n int) time.Duration {
+	return min(100*time.Millisecond<<min(n-1, 6), 5*time.Second)
+}
 
 // subscription is one member of a group: a pull subscription on each of the
 // group's lane consumers.
@@ -151,18 +146,14 @@ type subscription struct {
 	group, pattern string
 	h              bus.Handler
 	ctx            context.Context
-	keeper         *keeper // keeps long-running deliveries alive
-	consumes       []jetstream.ConsumeContext
+	keeper         *keeper            // keeps long-running deliveries alive
+	pullers        sync.WaitGroup     // one pull loop per lane
 	work           chan jetstream.Msg // unkeyed messages for the workers
 	workers        sync.WaitGroup
 	closing        atomic.Bool
-	// callbacks is held for reading by every consume callback, so that
-	// stop can wait for the last one: the client reports a drained
-	// subscription closed while its final callback may still run.
-	callbacks sync.RWMutex
-	heldMu    sync.Mutex
-	held      []jetstream.Msg // received while closing, to give back
-	released  bool            // held was given back: later ones go at once
+	quit           chan struct{} // closed when closing, to wake pull loops
+	heldMu         sync.Mutex
+	held           []jetstream.Msg // received while closing, to give back
 
 	mu        sync.Mutex
 	closed    bool
@@ -172,8 +163,6 @@ type subscription struct {
 // dispatch hands an unkeyed message to a worker; it blocks while all are
 // busy, which stops the consumer's prefetch from growing.
 func (s *subscription) dispatch(m jetstream.Msg) {
-	s.callbacks.RLock()
-	defer s.callbacks.RUnlock()
 	if s.closing.Load() {
 		s.giveBack(m)
 		return
@@ -183,8 +172,6 @@ func (s *subscription) dispatch(m jetstream.Msg) {
 
 // inline handles a keyed message on the lane's own goroutine.
 func (s *subscription) inline(m jetstream.Msg, sl *slot) {
-	s.callbacks.RLock()
-	defer s.callbacks.RUnlock()
 	if s.closing.Load() {
 		s.giveBack(m)
 		return
@@ -206,13 +193,47 @@ func (s *subscription) work1(sl *slot) {
 // stop to return it once the server has stopped sending to this member.
 func (s *subscription) giveBack(m jetstream.Msg) {
 	s.heldMu.Lock()
-	if s.released {
-		s.heldMu.Unlock()
-		_ = m.NakWithDelay(giveBackDelay)
-		return
-	}
 	s.held = append(s.held, m)
 	s.heldMu.Unlock()
+}
+
+// pull feeds one lane's messages to handle, one pull request at a time,
+// until the member closes. Each request ends on the server, its batch
+// filled or its expiry reached, before the next is sent or the member
+// stops. A client that withdraws a request the server still holds (as the
+// client library's continuous Consume does when it stops) races the
+// server: a message the server sends to it as it goes is counted as
+// delivered, yet reaches no one, and waits AckWait for redelivery; in a
+// keyed lane, everything behind it waits too.
+func (s *subscription) pull(c jetstream.Consumer, lane string, batch int, handle func(jetstream.Msg)) {
+	failures := 0
+	for !s.closing.Load() {
+		mb, err := c.Fetch(batch, jetstream.FetchMaxWait(pullExpiry))
+		if err == nil {
+			for m := range mb.Messages() {
+				handle(m)
+			}
+			err = mb.Error()
+		}
+		// A request the server lost (in a restart, say) ends a second after
+		// its expiry without error, and is asked again at once; the client
+		// buffers requests while it reconnects.
+		switch {
+		case err == nil:
+			failures = 0
+			continue
+		case errors.Is(err, natsgo.ErrConnectionClosed):
+			s.b.log.Warn("nats: connection closed; member stops pulling", "group", s.group, "pattern", s.pattern, "lane", lane)
+			return
+		}
+		failures++
+		s.b.log.Warn("nats: pull failed; asking again", "group", s.group, "pattern", s.pattern, "lane", lane, "err", err)
+		select {
+		case <-time.After(pullRetry(failures)):
+		case <-s.quit:
+			return
+		}
+	}
 }
 
 // process runs the handler on one delivery, a message or a pack, and
@@ -409,9 +430,10 @@ func (s *subscription) deadLetter(m bus.Message, cause error) error {
 	return b.send(ctx, msg, nil)
 }
 
-// Close stops this member: it stops pulling, gives back the messages it had
-// received but not started, and waits for its handlers in flight, whose
-// answers are sent. Unacknowledged messages go to the group's other or next
+// Close stops this member: it stops pulling, waits for its handlers in
+// flight, whose answers are sent, and for its last pull requests to end on
+// the server (at most a second), then gives back the messages it had
+// received but not started. Those go at once to the group's other or next
 // members. A second Close returns bus.ErrClosed.
 func (s *subscription) Close() error {
 	s.mu.Lock()
@@ -430,36 +452,24 @@ func (s *subscription) Close() error {
 	return nil
 }
 
-// stop drains the pull subscriptions, so that the server stops sending and
-// the messages already received are collected, waits for the workers, and
-// only then gives the collected messages back for immediate redelivery to
-// other members. Giving them back earlier would let the server send them
-// straight back to this member's pull request before it is withdrawn, and
-// lose them until AckWait.
+// stop lets each lane's last pull request end on the server (at most
+// pullExpiry), keeping what arrives meanwhile, waits for the workers, and
+// only then gives the kept messages back for immediate redelivery to the
+// group's other or next members: with no request of this member left on
+// the server, none can come back here.
 func (s *subscription) stop() {
 	s.closing.Store(true)
-	for _, cc := range s.consumes {
-		cc.Drain()
-	}
-	for _, cc := range s.consumes {
-		select {
-		case <-cc.Closed():
-		case <-time.After(10 * time.Second):
-			s.b.log.Warn("nats: consumer did not drain in time", "group", s.group, "pattern", s.pattern)
-			cc.Stop()
-		}
-	}
-	s.callbacks.Lock() // the last callbacks have returned; the workers took their messages
-	s.callbacks.Unlock()
+	close(s.quit)
+	s.pullers.Wait()
 	close(s.work)
 	s.workers.Wait()
 	s.keeper.close()
 	s.heldMu.Lock()
 	held := s.held
-	s.held, s.released = nil, true
+	s.held = nil
 	s.heldMu.Unlock()
 	for _, m := range held {
-		if err := m.NakWithDelay(giveBackDelay); err != nil {
+		if err := m.Nak(); err != nil {
 			s.b.log.Debug("nats: give back on close", "err", err)
 		}
 	}
