@@ -15,7 +15,9 @@
 //   - Every consumer group is a set of durable pull consumers, created or
 //     updated idempotently by whichever process subscribes first. Members
 //     in any number of processes share the group's messages; messages
-//     published while a group has no member wait for the next one.
+//     published while a group has no member wait for the next one. A
+//     member whose consumer is deleted under it creates it again (what was
+//     published while it was gone does not reach the group).
 //   - A handler's nil acknowledges; an error or a panic naks with an
 //     exponential backoff, so the message comes again with a higher
 //     Message.Attempt. With Options.DeadLetterSubject set, a message that

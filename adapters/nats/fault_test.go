@@ -415,3 +415,56 @@ func TestFaultMembersCloseWhilePublishing(t *testing.T) {
 	all.wait(t, published, 10*time.Second) // the default AckWait is 30 s
 	t.Logf("%d messages, all handled", published)
 }
+
+// A member whose consumers are deleted under it (by an operator, say)
+// creates them again and goes on receiving what is published after.
+func TestFaultConsumerDeletedIsCreatedAgain(t *testing.T) {
+	stream := natstest.StreamName()
+	b := natstest.Open(t, nats.Options{Stream: stream})
+	got := newRecorder()
+	subscribe(t, b, "gov.>", "workers", got.handler)
+
+	nc, err := natsgo.Connect(natstest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := st.ConsumerNames(context.Background())
+	deleted := 0
+	for name := range names.Name() {
+		if err := st.DeleteConsumer(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+		deleted++
+	}
+	if err := names.Err(); err != nil || deleted == 0 {
+		t.Fatalf("deleted %d consumers: %v", deleted, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		for range st.ConsumerNames(context.Background()).Name() {
+			n++
+		}
+		if n == deleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d consumers created again", n, deleted)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	publish(t, b, bus.NewMessage("gov.after", []byte("unkeyed")))
+	keyed := bus.NewMessage("gov.after", []byte("keyed"))
+	keyed.Key = "case-1"
+	publish(t, b, keyed)
+	got.wait(t, 2, 10*time.Second)
+}

@@ -208,16 +208,23 @@ func (s *subscription) giveBack(m jetstream.Msg) {
 func (s *subscription) pull(c jetstream.Consumer, lane string, batch int, handle func(jetstream.Msg)) {
 	failures := 0
 	for !s.closing.Load() {
+		start := time.Now()
 		mb, err := c.Fetch(batch, jetstream.FetchMaxWait(pullExpiry))
 		if err == nil {
+			n := 0
 			for m := range mb.Messages() {
 				handle(m)
+				n++
 			}
 			err = mb.Error()
+			if err == nil && n == 0 && time.Since(start) > pullExpiry+pullExpiry/2 {
+				// Not even the server's timeout came: it did not hold the
+				// request. It restarted, say (the client buffers requests
+				// while it reconnects, so asking again is enough), or the
+				// consumer is gone, which only its info tells.
+				_, err = c.Info(s.ctx)
+			}
 		}
-		// A request the server lost (in a restart, say) ends a second after
-		// its expiry without error, and is asked again at once; the client
-		// buffers requests while it reconnects.
 		switch {
 		case err == nil:
 			failures = 0
@@ -225,6 +232,17 @@ func (s *subscription) pull(c jetstream.Consumer, lane string, batch int, handle
 		case errors.Is(err, natsgo.ErrConnectionClosed):
 			s.b.log.Warn("nats: connection closed; member stops pulling", "group", s.group, "pattern", s.pattern, "lane", lane)
 			return
+		case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound):
+			// Deleted by an operator, say: without it the group would
+			// hear nothing more. What was published meanwhile is lost to
+			// the group, as before its first member.
+			c2, cerr := s.b.js.CreateOrUpdateConsumer(s.ctx, s.b.opts.Stream, s.b.consumerConfig(s.group, s.pattern, lane))
+			if cerr == nil {
+				s.b.log.Warn("nats: the group's consumer was deleted; created it again", "group", s.group, "pattern", s.pattern, "lane", lane)
+				c = c2
+				continue
+			}
+			err = errors.Join(err, cerr)
 		}
 		failures++
 		s.b.log.Warn("nats: pull failed; asking again", "group", s.group, "pattern", s.pattern, "lane", lane, "err", err)
