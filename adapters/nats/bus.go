@@ -31,9 +31,10 @@ type Bus struct {
 	sem   chan struct{} // publishes awaiting acknowledgement
 	done  chan struct{} // closed by Close
 
-	mu     sync.Mutex
-	closed bool
-	subs   map[*subscription]struct{}
+	mu      sync.Mutex
+	closed  bool
+	subs    map[*subscription]struct{}
+	leaving sync.WaitGroup // subscriptions still giving back what they kept
 
 	published, delivered, acked, nacked, deadLettered, panics atomic.Int64
 }
@@ -542,7 +543,9 @@ func (b *Bus) backoff(n int) time.Duration {
 }
 
 // Close stops every subscription (waiting for handlers in flight, whose
-// answers are sent), flushes and closes the connection. Messages not yet
+// answers are sent, and for every subscription, closed now or before, to
+// give back what it had received and not started: about a second), flushes
+// and closes the connection. Messages not yet
 // acknowledged stay in the stream for the groups' other or next members.
 // Later calls return bus.ErrClosed.
 func (b *Bus) Close() error {
@@ -563,6 +566,7 @@ func (b *Bus) Close() error {
 		wg.Go(func() { _ = s.Close() })
 	}
 	wg.Wait()
+	b.leaving.Wait()
 	if err := b.nc.FlushTimeout(5 * time.Second); err != nil && !errors.Is(err, natsgo.ErrConnectionClosed) {
 		b.log.Warn("nats: flush on close", "err", err)
 	}

@@ -30,10 +30,10 @@
 //     consumer with one message in flight. Unkeyed messages run with
 //     Options.Concurrency handlers per member.
 //   - A member that dies keeps nothing: what it held is redelivered after
-//     AckWait. A member that closes finishes its handlers in flight, lets
-//     its last pull requests end on the server (at most a second), and
-//     then gives back at once what it received but did not start, so the
-//     group's other members take it over without waiting for AckWait.
+//     AckWait. Closing a member returns once its handlers in flight have
+//     finished; what it received but did not start goes back to the group
+//     within about a second, once its last pull requests have ended on
+//     the server, without waiting for AckWait. Bus.Close waits for that.
 //
 // # Subjects and jurisdiction
 //

@@ -76,7 +76,7 @@ func (b *Bus) Subscribe(ctx context.Context, pattern, group string, h bus.Handle
 		handle, batch := s.dispatch, min(b.opts.MaxAckPending, unkeyedBatch)
 		if lanes[i] != unkeyedLane {
 			sl := s.keeper.slot()
-			handle, batch = func(m jetstream.Msg) { s.inline(m, sl) }, keyedBatch
+			handle, batch = func(m jetstream.Msg) { s.handleInline(m, sl) }, keyedBatch
 		}
 		s.pullers.Go(func() { s.pull(c, lanes[i], batch, handle) })
 	}
@@ -84,10 +84,11 @@ func (b *Bus) Subscribe(ctx context.Context, pattern, group string, h bus.Handle
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		s.stop()
+		s.stop()()
 		return nil, bus.ErrClosed
 	}
 	b.subs[s] = struct{}{}
+	b.leaving.Add(1) // done once Close has given back what it kept
 	b.mu.Unlock()
 	s.mu.Lock() // Close, which the watch may call at once, waits for stopWatch
 	s.stopWatch = context.AfterFunc(ctx, func() { _ = s.Close() })
@@ -150,8 +151,9 @@ type subscription struct {
 	pullers        sync.WaitGroup     // one pull loop per lane
 	work           chan jetstream.Msg // unkeyed messages for the workers
 	workers        sync.WaitGroup
+	inline         sync.RWMutex // read-held by keyed handlers, so stop can wait for them
 	closing        atomic.Bool
-	quit           chan struct{} // closed when closing, to wake pull loops
+	quit           chan struct{} // closed when closing
 	heldMu         sync.Mutex
 	held           []jetstream.Msg // received while closing, to give back
 
@@ -161,17 +163,23 @@ type subscription struct {
 }
 
 // dispatch hands an unkeyed message to a worker; it blocks while all are
-// busy, which stops the consumer's prefetch from growing.
+// busy, which stops the lane from asking for more.
 func (s *subscription) dispatch(m jetstream.Msg) {
 	if s.closing.Load() {
 		s.giveBack(m)
 		return
 	}
-	s.work <- m
+	select {
+	case s.work <- m:
+	case <-s.quit: // the workers are gone
+		s.giveBack(m)
+	}
 }
 
-// inline handles a keyed message on the lane's own goroutine.
-func (s *subscription) inline(m jetstream.Msg, sl *slot) {
+// handleInline handles a keyed message on the lane's own goroutine.
+func (s *subscription) handleInline(m jetstream.Msg, sl *slot) {
+	s.inline.RLock()
+	defer s.inline.RUnlock()
 	if s.closing.Load() {
 		s.giveBack(m)
 		return
@@ -180,12 +188,17 @@ func (s *subscription) inline(m jetstream.Msg, sl *slot) {
 }
 
 func (s *subscription) work1(sl *slot) {
-	for m := range s.work {
-		if s.closing.Load() {
-			s.giveBack(m)
-			continue
+	for {
+		select {
+		case m := <-s.work:
+			if s.closing.Load() {
+				s.giveBack(m)
+				continue
+			}
+			s.process(m, false, sl)
+		case <-s.quit:
+			return
 		}
-		s.process(m, false, sl)
 	}
 }
 
@@ -206,24 +219,21 @@ func (s *subscription) giveBack(m jetstream.Msg) {
 // delivered, yet reaches no one, and waits AckWait for redelivery; in a
 // keyed lane, everything behind it waits too.
 func (s *subscription) pull(c jetstream.Consumer, lane string, batch int, handle func(jetstream.Msg)) {
-	failures := 0
+	failures, gone := 0, false
 	for !s.closing.Load() {
-		start := time.Now()
-		mb, err := c.Fetch(batch, jetstream.FetchMaxWait(pullExpiry))
+		var err error
+		if gone {
+			// Deleted by an operator, say: without it the group would hear
+			// nothing more. What was published meanwhile is lost to the
+			// group, as before its first member.
+			var again jetstream.Consumer
+			if again, err = s.b.js.CreateOrUpdateConsumer(s.ctx, s.b.opts.Stream, s.b.consumerConfig(s.group, s.pattern, lane)); err == nil {
+				s.b.log.Warn("nats: the group's consumer was deleted; created it again", "group", s.group, "pattern", s.pattern, "lane", lane)
+				c, gone = again, false
+			}
+		}
 		if err == nil {
-			n := 0
-			for m := range mb.Messages() {
-				handle(m)
-				n++
-			}
-			err = mb.Error()
-			if err == nil && n == 0 && time.Since(start) > pullExpiry+pullExpiry/2 {
-				// Not even the server's timeout came: it did not hold the
-				// request. It restarted, say (the client buffers requests
-				// while it reconnects, so asking again is enough), or the
-				// consumer is gone, which only its info tells.
-				_, err = c.Info(s.ctx)
-			}
+			err = s.pullOnce(c, batch, handle)
 		}
 		switch {
 		case err == nil:
@@ -233,16 +243,7 @@ func (s *subscription) pull(c jetstream.Consumer, lane string, batch int, handle
 			s.b.log.Warn("nats: connection closed; member stops pulling", "group", s.group, "pattern", s.pattern, "lane", lane)
 			return
 		case errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound):
-			// Deleted by an operator, say: without it the group would
-			// hear nothing more. What was published meanwhile is lost to
-			// the group, as before its first member.
-			c2, cerr := s.b.js.CreateOrUpdateConsumer(s.ctx, s.b.opts.Stream, s.b.consumerConfig(s.group, s.pattern, lane))
-			if cerr == nil {
-				s.b.log.Warn("nats: the group's consumer was deleted; created it again", "group", s.group, "pattern", s.pattern, "lane", lane)
-				c = c2
-				continue
-			}
-			err = errors.Join(err, cerr)
+			gone = true // created again after the pause, not to race the server still deleting it
 		}
 		failures++
 		s.b.log.Warn("nats: pull failed; asking again", "group", s.group, "pattern", s.pattern, "lane", lane, "err", err)
@@ -252,6 +253,29 @@ func (s *subscription) pull(c jetstream.Consumer, lane string, batch int, handle
 			return
 		}
 	}
+}
+
+// pullOnce sends one pull request and hands what it brings to handle.
+func (s *subscription) pullOnce(c jetstream.Consumer, batch int, handle func(jetstream.Msg)) error {
+	start := time.Now()
+	mb, err := c.Fetch(batch, jetstream.FetchMaxWait(pullExpiry))
+	if err != nil {
+		return err
+	}
+	n := 0
+	for m := range mb.Messages() {
+		handle(m)
+		n++
+	}
+	if err := mb.Error(); err != nil || n > 0 || time.Since(start) < pullExpiry+pullExpiry/2 {
+		return err
+	}
+	// Not even the server's timeout came: it did not hold the request. It
+	// restarted, say (the client buffers requests while it reconnects, so
+	// asking again is enough), or the consumer is gone, which only its
+	// info tells.
+	_, err = c.Info(s.ctx)
+	return err
 }
 
 // process runs the handler on one delivery, a message or a pack, and
@@ -448,11 +472,11 @@ func (s *subscription) deadLetter(m bus.Message, cause error) error {
 	return b.send(ctx, msg, nil)
 }
 
-// Close stops this member: it stops pulling, waits for its handlers in
-// flight, whose answers are sent, and for its last pull requests to end on
-// the server (at most a second), then gives back the messages it had
-// received but not started. Those go at once to the group's other or next
-// members. A second Close returns bus.ErrClosed.
+// Close stops this member: no handler starts after it returns, and those in
+// flight have returned, their answers sent. The messages the member had
+// received but not started go back to the group's other or next members
+// within about a second, once its last pull requests have ended on the
+// server; Bus.Close waits for that. A second Close returns bus.ErrClosed.
 func (s *subscription) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -465,30 +489,38 @@ func (s *subscription) Close() error {
 	if stop != nil {
 		stop()
 	}
-	s.stop()
+	finish := s.stop()
 	s.b.forget(s)
+	go func() {
+		defer s.b.leaving.Done()
+		finish()
+	}()
 	return nil
 }
 
-// stop lets each lane's last pull request end on the server (at most
-// pullExpiry), keeping what arrives meanwhile, waits for the workers, and
-// only then gives the kept messages back for immediate redelivery to the
-// group's other or next members: with no request of this member left on
-// the server, none can come back here.
-func (s *subscription) stop() {
+// stop ends the member's handling: no handler starts after it returns,
+// and those in flight have returned. It returns the rest, which takes up to
+// pullExpiry: each lane's last pull request ends on the server, and what
+// arrived meanwhile is kept; then the kept messages go back for immediate
+// redelivery to the group's other or next members. With no request of this
+// member left on the server, none can come back here.
+func (s *subscription) stop() (finish func()) {
 	s.closing.Store(true)
 	close(s.quit)
-	s.pullers.Wait()
-	close(s.work)
 	s.workers.Wait()
+	s.inline.Lock() // the keyed handlers in flight have returned
+	s.inline.Unlock()
 	s.keeper.close()
-	s.heldMu.Lock()
-	held := s.held
-	s.held = nil
-	s.heldMu.Unlock()
-	for _, m := range held {
-		if err := m.Nak(); err != nil {
-			s.b.log.Debug("nats: give back on close", "err", err)
+	return func() {
+		s.pullers.Wait()
+		s.heldMu.Lock()
+		held := s.held
+		s.held = nil
+		s.heldMu.Unlock()
+		for _, m := range held {
+			if err := m.Nak(); err != nil {
+				s.b.log.Debug("nats: give back on close", "err", err)
+			}
 		}
 	}
 }
