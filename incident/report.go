@@ -259,8 +259,7 @@ func (s *Service) mergeLock(category string) *sync.Mutex {
 }
 
 // replay answers a report whose key a case holds already, as the first
-// report was answered; ok is false if no case holds key. Reporting is the
-// permission a replay needs, not reading.
+// report was answered; ok is false if no case holds key.
 func (s *Service) replay(ctx context.Context, key string) (rec Receipt, ok bool, err error) {
 	if key == "" {
 		return Receipt{}, false, nil
@@ -272,10 +271,8 @@ func (s *Service) replay(ctx context.Context, key string) (rec Receipt, ok bool,
 	case err != nil:
 		return Receipt{}, false, err
 	}
-	if _, err := s.authorize(ctx, ActionReport, &inc); err != nil {
-		return Receipt{}, false, err
-	}
-	return Receipt{Incident: inc, Replayed: true}, true, nil
+	rec, err = s.replayOf(ctx, inc)
+	return rec, err == nil, err
 }
 
 // replayed turns a refused key into a replay: another request with the
@@ -289,8 +286,14 @@ func (s *Service) replayed(ctx context.Context, key string, err error) (Receipt,
 	if gerr != nil {
 		return Receipt{}, gerr
 	}
-	if _, aerr := s.authorize(ctx, ActionReport, &inc); aerr != nil {
-		return Receipt{}, aerr
+	return s.replayOf(ctx, inc)
+}
+
+// replayOf answers a replayed report with inc, the case its key made.
+// Reporting is the permission a replay needs, not reading.
+func (s *Service) replayOf(ctx context.Context, inc Incident) (Receipt, error) {
+	if _, err := s.authorize(ctx, ActionReport, &inc); err != nil {
+		return Receipt{}, err
 	}
 	return Receipt{Incident: inc, Replayed: true}, nil
 }

@@ -224,14 +224,7 @@ func (s *IncidentStore) queueWrite(batch *pgx.Batch, w *incidentWrite) (func(pgx
 			})
 		}
 	}
-	return func(br pgx.BatchResults) error {
-		for _, step := range steps {
-			if err := step(br); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil
+	return readInOrder(steps), nil
 }
 
 // incidentRow is an incident encoded for its table.

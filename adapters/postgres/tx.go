@@ -185,6 +185,19 @@ func (db *DB) batchTx(ctx context.Context, queue func(*pgx.Batch) (read func(pgx
 	return cfg.retry(ctx, func() error { return db.runBatchTx(ctx, queue) })
 }
 
+// readInOrder reads a batch's results with each of reads in turn, stopping
+// at the first failure.
+func readInOrder(reads []func(pgx.BatchResults) error) func(pgx.BatchResults) error {
+	return func(br pgx.BatchResults) error {
+		for _, read := range reads {
+			if err := read(br); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func (db *DB) runBatchTx(ctx context.Context, queue func(*pgx.Batch) (func(pgx.BatchResults) error, error)) (err error) {
 	batch := &pgx.Batch{}
 	batch.Queue("begin isolation level read committed")

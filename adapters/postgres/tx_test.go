@@ -364,17 +364,7 @@ func TestBatchTxCommitsAndRollsBack(t *testing.T) {
 		if attempts.Add(1) == 1 {
 			stmts = append(stmts, "SELECT govkit_reject('40P01', 'as if deadlocked')")
 		}
-		for _, s := range stmts {
-			b.Queue(s)
-		}
-		return func(br pgx.BatchResults) error {
-			for range stmts {
-				if _, err := br.Exec(); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, nil
+		return batchSteps(stmts...)(b)
 	}
 	require.NoError(t, db.BatchTx(ctx, retried))
 	assert.Equal(t, int32(2), attempts.Load())

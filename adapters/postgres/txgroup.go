@@ -79,14 +79,7 @@ func (t *txGroup[W]) write(ctx context.Context, items []groupWrite[W]) error {
 			}
 			reads = append(reads, read)
 		}
-		return func(br pgx.BatchResults) error {
-			for _, read := range reads {
-				if err := read(br); err != nil {
-					return err
-				}
-			}
-			return nil
-		}, nil
+		return readInOrder(reads), nil
 	})
 }
 
